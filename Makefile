@@ -1,0 +1,54 @@
+# FaceCheck: the commands the README uses. `make run` and `make test` set everything up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= ../shared/data
+RUN ?= runs/facecheck-v1
+MODEL ?= models/facecheck-v1
+
+.PHONY: setup run test lint train train-reference evaluate benchmark ship clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "FaceCheck needs Python 3.11 (TensorFlow 2.19); set PYTHON=python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## The main job on the shipped model: scan the bundled sample faces and print the table.
+run: setup
+	$(BIN)/facecheck scan tests/fixtures/faces --csv reports/sample-scan.csv --table
+	@echo "wrote reports/sample-scan.csv"
+
+test: setup
+	$(BIN)/ruff check facecheck training tests
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check facecheck training tests
+
+## Retrain the shipped model from scratch (about 40 minutes on 2 CPU cores), into $(RUN).
+train: setup
+	$(BIN)/facecheck train --data $(DATA)/faces/manifest.csv --out $(RUN)
+
+## The reference project's CNN and recipe on the same data, for the comparison.
+train-reference: setup
+	$(BIN)/facecheck train --arch reference --data $(DATA)/faces/manifest.csv --out runs/reference \
+	  --epochs 20 --steps-per-epoch 100 --patience 5
+
+## Copy a finished run's model and contract into the shipped model folder.
+ship: setup
+	mkdir -p $(MODEL)
+	cp $(RUN)/model.keras $(RUN)/contract.json $(RUN)/config.json $(RUN)/metrics.json $(RUN)/curves.png $(MODEL)/
+
+## Accuracy benchmark of the shipped model (and the reference run if present); writes benchmarks/results/.
+benchmark: setup
+	$(BIN)/python benchmarks/accuracy.py --data $(DATA)
+
+clean:
+	rm -rf $(VENV) reports runs .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,156 @@
+"""The `facecheck` command.
+
+    facecheck scan PATH... [--csv OUT.csv] [--json OUT.json] [--model DIR]
+    facecheck train --data MANIFEST_OR_FOLDER --out runs/NAME [...]     (training/train.py)
+    facecheck evaluate --data MANIFEST_OR_FOLDER --out reports/NAME [...] (training/evaluate.py)
+
+`facecheck COMMAND --help` explains every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+CSV_COLUMNS = ("path", "faces", "p_fake", "verdict", "error")
+
+
+def scan_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="facecheck scan",
+        description="Check every image under the given files and folders (recursive) and report, "
+        "per image, the number of faces judged, p_fake (calibrated probability that the face is "
+        "GAN-generated), and the verdict at the model's stored threshold. Unreadable files get an "
+        "error row; the scan goes on.")
+    ap.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
+    ap.add_argument("--csv", metavar="OUT.csv", help="write one row per image: " + ",".join(CSV_COLUMNS))
+    ap.add_argument("--json", metavar="OUT.json",
+                    help="write full detail (face boxes, probabilities, model) as JSON ('-' = stdout)")
+    ap.add_argument("--model", metavar="DIR",
+                    help="model folder with model.keras + contract.json (default: the shipped model, "
+                    "or $FACECHECK_MODEL_DIR)")
+    ap.add_argument("--batch-size", type=int, default=64, help="images per model call (default 64)")
+    ap.add_argument("--table", action="store_true",
+                    help="also print the table on stdout (the default when no --csv/--json)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    return ap
+
+
+def scan(argv=None) -> int:
+    args = scan_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from facecheck.images import ImageError, iter_image_files, load_image
+    from facecheck.predictor import Predictor
+
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    if missing:
+        print(f"facecheck scan: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    files = iter_image_files(args.paths)
+    predictor = Predictor.load(args.model, batch_size=args.batch_size)
+    rows: list[dict] = []
+    pending: list[tuple[int, object]] = []
+
+    def flush():
+        if pending:
+            results = predictor.predict_many([img for _, img in pending])
+            for (i, _), res in zip(pending, results, strict=False):
+                rows[i].update(res)
+            pending.clear()
+
+    for path in tqdm(files, desc="scan", unit="img", file=sys.stderr, disable=args.quiet):
+        rows.append({"path": str(path)})
+        try:
+            pending.append((len(rows) - 1, load_image(path)))
+        except ImageError as e:
+            rows[-1].update({"faces": [], "p_fake": None, "verdict": "error", "error": str(e)})
+        if len(pending) >= args.batch_size:
+            flush()
+    flush()
+
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.csv, "w", newline="") as f:
+            write_csv(f, rows)
+    if args.json:
+        doc = {"model": _model_summary(predictor), "results": rows}
+        text = json.dumps(doc, indent=2) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(text)
+    if args.table or not (args.csv or args.json):
+        print_table(rows)
+    n_err = sum(r["verdict"] == "error" for r in rows)
+    n_fake = sum(r["verdict"] == "fake" for r in rows)
+    print(f"{len(rows)} image(s): {n_fake} likely generated, {len(rows) - n_fake - n_err} likely "
+          f"real, {n_err} unreadable (threshold {predictor.contract.threshold:.3f}, model "
+          f"{predictor.contract.model_version})", file=sys.stderr)
+    return 0
+
+
+def _csv_row(r: dict) -> dict:
+    p = r.get("p_fake")
+    return {"path": r["path"], "faces": len(r.get("faces") or []),
+            "p_fake": "" if p is None else f"{p:.4f}", "verdict": r["verdict"],
+            "error": r.get("error", "")}
+
+
+def write_csv(f, rows):
+    w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+    w.writeheader()
+    for r in rows:
+        w.writerow(_csv_row(r))
+
+
+def print_table(rows):
+    width = min(70, max([4] + [len(r["path"]) for r in rows]))
+    print(f"{'path':{width}s}  faces  p_fake  verdict  error")
+    for r in map(_csv_row, rows):
+        path = r["path"] if len(r["path"]) <= width else "..." + r["path"][-(width - 3):]
+        print(f"{path:{width}s}  {r['faces']:5d}  {r['p_fake']:>6s}  {r['verdict']:7s}  {r['error']}")
+
+
+def _model_summary(predictor) -> dict:
+    c = predictor.contract
+    return {"model_version": c.model_version, "architecture": c.architecture,
+            "threshold": c.threshold, "temperature": c.temperature, "input_size": c.input_size}
+
+
+COMMANDS = {
+    "scan": ("check images and folders with the shipped model", scan),
+    "train": ("train a model (python -m training.train)", None),
+    "evaluate": ("evaluate a model on a folder or manifest (python -m training.evaluate)", None),
+}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(__doc__.strip())
+        print("\ncommands:")
+        for name, (text, _) in COMMANDS.items():
+            print(f"  {name:9s} {text}")
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "train":
+        from training.train import main as train_main
+
+        train_main(rest)
+        return 0
+    if cmd == "evaluate":
+        from training.evaluate import main as evaluate_main
+
+        evaluate_main(rest)
+        return 0
+    return COMMANDS[cmd][1](rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The preprocessing contract: the one place that says how an image becomes model input.
+
+Training writes `contract.json` beside every model it saves; the Python predictor (and, from the
+export step on, the browser predictor) read it back. Nothing else in the code base hard-codes the
+input size, value range, resize method, threshold or temperature.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CONTRACT_FILE = "contract.json"
+MODEL_FILE = "model.keras"
+FORMAT = "facecheck-contract/1"
+
+
+@dataclass
+class Contract:
+    # Side of the square RGB crop the model takes, in pixels.
+    input_size: int = 128
+    # How the crop is cut from the image. "centre-square": the largest centred square, which is how
+    # the training pool itself was made. Face-detector crops replace it in a later version.
+    crop_rule: str = "centre-square"
+    crop_margin: float = 0.0
+    # tf.image.resize with these settings, in Python and in the browser alike.
+    resize_method: str = "bilinear"
+    resize_antialias: bool = True
+    # The model takes raw RGB in this range (float32); normalisation lives inside the model.
+    value_range: tuple[float, float] = (0.0, 255.0)
+    # "logit": one unit, fake-vs-real logit. "softmax2": two units [p_real, p_fake].
+    output: str = "logit"
+    # p_fake = sigmoid(logit / temperature); chosen on the validation split.
+    temperature: float = 1.0
+    # verdict = "fake" if p_fake >= threshold else "real"; chosen on the validation split.
+    threshold: float = 0.5
+    architecture: str = ""
+    model_version: str = ""
+    p_fake: str = (
+        "calibrated probability that the face crop is GAN-generated: "
+        "sigmoid(logit / temperature); verdict is 'fake' when p_fake >= threshold"
+    )
+    format: str = FORMAT
+    extra: dict = field(default_factory=dict)
+
+    def probability(self, logits):
+        """Calibrated p_fake for an array of logits (numpy or float)."""
+        import numpy as np
+
+        z = np.asarray(logits, dtype=np.float64) / self.temperature
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def verdict(self, p_fake: float) -> str:
+        return "fake" if p_fake >= self.threshold else "real"
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / CONTRACT_FILE
+        data = asdict(self)
+        data["value_range"] = list(self.value_range)
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Contract:
+        path = Path(directory)
+        if path.is_dir():
+            path = path / CONTRACT_FILE
+        data = json.loads(path.read_text())
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a {FORMAT} file")
+        data["value_range"] = tuple(data["value_range"])
+        known = {f for f in cls.__dataclass_fields__}
+        contract = cls(**{k: v for k, v in data.items() if k in known})
+        if not (contract.temperature > 0 and math.isfinite(contract.temperature)):
+            raise ValueError(f"{path}: temperature must be positive")
+        return contract

@@ -1,0 +1,99 @@
+"""Decoding images from files or bytes into RGB uint8 arrays, with clear errors.
+
+Everything that reads an image (training, evaluation, the scan command, later the server) goes
+through `load_image`, so a corrupt file, a text file, a decompression bomb or a CMYK JPEG is
+handled once, the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# A photo bigger than this is refused before its pixels are decoded (decompression bombs).
+MAX_PIXELS = 40_000_000
+# Smaller than this on either side cannot hold a face worth judging.
+MIN_SIDE = 16
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+class ImageError(ValueError):
+    """An image that cannot be used, with a reason a person can read."""
+
+
+def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode `source` (a path or the file's bytes) to an HxWx3 uint8 RGB array.
+
+    Applies the EXIF orientation, flattens transparency onto white, converts CMYK, grayscale,
+    palette and 16-bit images to 8-bit RGB, and takes the first frame of an animation.
+    Raises ImageError with a readable reason for anything it cannot decode.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as e:
+            raise ImageError(f"cannot read file: {e.strerror or e}") from None
+    if not data:
+        raise ImageError("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels:,})")
+            img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(img)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError("not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("image too large (decompression bomb guard)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"corrupt or truncated image: {e}") from None
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise ImageError(f"image too small: {rgb.shape[1]}x{rgb.shape[0]} pixels")
+    return rgb
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits instead of clipping (PIL's convert("L") clips).
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if arr.max() > 255 else 255.0
+        arr = np.clip(arr * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def iter_image_files(paths: list[str | os.PathLike]) -> list[Path]:
+    """Every file under the given files and folders (recursive), sorted within each folder.
+
+    Files named explicitly are kept whatever their extension; inside folders, files with an
+    image extension are kept, so a stray `.txt` named `.jpg` is still reported, not skipped.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(
+                f for f in sorted(p.rglob("*"))
+                if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+            )
+        else:
+            out.append(p)
+    return out

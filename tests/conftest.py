@@ -1,0 +1,97 @@
+"""Shared fixtures: real face images from tests/fixtures, a bad-input corpus made from them, and a
+tiny model really trained for a few steps (so tests never depend on a mock)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+FACES = FIXTURES / "faces"
+SHARED_DATA = Path(os.environ.get("FACECHECK_DATA", ROOT.parent / "shared" / "data"))
+
+
+def fixture_faces(label: str) -> list[Path]:
+    return sorted((FACES / label).glob("*.jpg"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "faces" / "manifest.csv").exists():
+        pytest.skip(f"the face pool is not at {SHARED_DATA} (set FACECHECK_DATA); "
+                    "pool tests need it")
+    return SHARED_DATA
+
+
+def make_bad_inputs(folder: Path) -> dict[str, str | None]:
+    """Write the bad-input corpus into `folder`; returns {file name: expected error substring or
+    None when the file must be read fine}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    face = Image.open(fixture_faces("real")[0]).convert("RGB")
+    jpeg = (fixture_faces("real")[0]).read_bytes()
+    expected: dict[str, str | None] = {}
+
+    (folder / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 3])
+    expected["truncated.jpg"] = "corrupt or truncated"
+    (folder / "empty.jpg").write_bytes(b"")
+    expected["empty.jpg"] = "empty file"
+    (folder / "notes.jpg").write_text("this is a text file, not a photo\n")
+    expected["notes.jpg"] = "not an image"
+
+    rgba = face.convert("RGBA")
+    alpha = np.full(face.size[::-1], 255, np.uint8)
+    alpha[:, : face.size[0] // 4] = 0
+    rgba.putalpha(Image.fromarray(alpha))
+    rgba.save(folder / "alpha.png")
+    expected["alpha.png"] = None
+    face.convert("CMYK").save(folder / "cmyk.jpg", "JPEG", quality=90)
+    expected["cmyk.jpg"] = None
+    face.convert("L").save(folder / "grey.jpg", "JPEG", quality=90)
+    expected["grey.jpg"] = None
+    grey16 = (np.asarray(face.convert("L"), np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(grey16).save(folder / "sixteen_bit.png")
+    expected["sixteen_bit.png"] = None
+    # Stored sideways with an EXIF "rotate 90 CW" tag, as phones write portraits.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    face.transpose(Image.Transpose.ROTATE_90).save(folder / "exif_rotated.jpg", "JPEG",
+                                                   quality=90, exif=exif)
+    expected["exif_rotated.jpg"] = None
+    # A valid PNG header that claims 60000 x 60000 pixels (a decompression bomb).
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, "PNG")
+    png = bytearray(buf.getvalue())
+    png[16:24] = (60000).to_bytes(4, "big") + (60000).to_bytes(4, "big")
+    png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")  # keep the IHDR checksum valid
+    (folder / "bomb.png").write_bytes(bytes(png))
+    expected["bomb.png"] = "too large"
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(folder / "one_pixel.png")
+    expected["one_pixel.png"] = "too small"
+    shutil.copy(fixture_faces("fake")[0], folder / "fake_face.jpg")
+    expected["fake_face.jpg"] = None
+    return expected
+
+
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad_inputs")
+    return folder, make_bad_inputs(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A real facecheck model trained for a few steps on the fixture faces."""
+    from training.train import main as train_main
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train_main(["--data", str(FACES), "--out", str(out), "--epochs", "2",
+                "--steps-per-epoch", "3", "--batch-size", "8", "--no-cache", "--quiet"])
+    return out

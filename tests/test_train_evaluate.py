@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import FACES
+
+
+def test_training_run_folder_has_everything(tiny_model):
+    for name in ("config.json", "model.keras", "contract.json", "metrics.json", "history.csv",
+                 "curves.png"):
+        assert (tiny_model / name).stat().st_size > 0, name
+    config = json.loads((tiny_model / "config.json").read_text())
+    assert config["arch"] == "facecheck" and config["seed"] == 1337
+    assert config["sampling_shares"]
+    metrics = json.loads((tiny_model / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2
+    assert metrics["calibration"]["temperature"] > 0
+    contract = json.loads((tiny_model / "contract.json").read_text())
+    assert 0.05 <= contract["threshold"] <= 0.95
+    assert contract["temperature"] == metrics["calibration"]["temperature"]
+
+
+def test_sampling_shares_balance_the_classes():
+    from training.data import Sample
+    from training.train import sampling_shares
+
+    samples = ([Sample("a", 0, "big")] * 400 + [Sample("b", 0, "small")] * 100
+               + [Sample("c", 1, "gan")] * 50)
+    shares = sampling_shares(samples, {"small": 2.0})
+    assert sum(v for (_, y), v in shares.items() if y == 0) == pytest.approx(0.5)
+    assert shares[("gan", 1)] == pytest.approx(0.5)
+    assert shares[("big", 0)] == pytest.approx(shares[("small", 0)])  # sqrt(400) = 2 * sqrt(100)
+
+
+def test_augmentation_is_seeded_and_keeps_shape():
+    import tensorflow as tf
+
+    from facecheck.contract import Contract
+    from training.augment import make_augment
+
+    img = tf.constant(np.random.default_rng(0).integers(0, 256, (160, 160, 3), np.uint8))
+    aug = make_augment(Contract(), "facecheck")
+    seeds = [tf.constant([1, i], tf.int64) for i in range(6)]
+    a = [aug(img, s).numpy() for s in seeds]
+    b = [aug(img, s).numpy() for s in seeds]
+    for x, y in zip(a, b, strict=False):
+        assert x.shape == (128, 128, 3) and x.dtype == np.float32
+        assert 0 <= x.min() and x.max() <= 255
+        assert np.array_equal(x, y), "same seed, same augmentation"
+    assert not np.array_equal(a[0], a[1]), "different seeds, different augmentation"
+
+
+def test_data_layouts(tmp_path):
+    from PIL import Image
+
+    from training.data import decode, list_samples
+
+    for split in ("train", "valid", "test"):
+        for label in ("real", "fake"):
+            d = tmp_path / "kaggle" / split / label
+            d.mkdir(parents=True)
+            Image.new("RGB", (64, 48), (10, 20, 30)).save(d / "x.jpg")
+    (tmp_path / "kaggle" / "valid" / "fake" / "broken.jpg").write_bytes(b"\xff\xd8garbage")
+    val = list_samples(tmp_path / "kaggle", "val")
+    assert sorted((s.label, s.path.rsplit("/", 1)[-1]) for s in val) == [
+        (0, "x.jpg"), (1, "broken.jpg"), (1, "x.jpg")]
+    images, kept, failures = decode(val, 32, cache=False, progress=False)
+    assert images.shape == (2, 32, 32, 3) and len(kept) == 2
+    assert len(failures) == 1 and "broken.jpg" in failures[0][0]
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label,split,source\nkaggle/test/real/x.jpg,real,test,s1\n"
+                        "kaggle/test/fake/x.jpg,fake,train,s2\n")
+    assert [s.source for s in list_samples(manifest, "test")] == ["s1"]
+
+
+def test_evaluate_writes_metrics_and_plots(tmp_path, tiny_model):
+    from training.evaluate import main as evaluate_main
+
+    out = tmp_path / "report"
+    report = evaluate_main(["--data", str(FACES), "--model", str(tiny_model), "--out", str(out),
+                            "--conditions", "clean,jpeg50,down0.5", "--quiet"])
+    for name in ("metrics.json", "predictions.csv", "roc.png", "confusion.png"):
+        assert (out / name).stat().st_size > 0, name
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["n_images"] == 32
+    for cond in ("clean", "jpeg50", "down0.5"):
+        overall = saved["conditions"][cond]["overall"]
+        assert overall["n_real"] == 16 and overall["n_fake"] == 16
+        assert 0.0 <= overall["auc"] <= 1.0
+        assert set(saved["conditions"][cond]["per_source"]) == {"faces"}
+    assert report["threshold"] == json.loads((tiny_model / "contract.json").read_text())[
+        "threshold"]
+
+
+def test_degradations_change_pixels_but_not_size():
+    from training.evaluate import CONDITIONS, degrade
+
+    img = np.random.default_rng(0).integers(0, 256, (120, 90, 3), np.uint8)
+    for cond in CONDITIONS:
+        out = degrade(img, cond)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert np.array_equal(out, img) == (cond == "clean"), cond

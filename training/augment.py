@@ -1,0 +1,143 @@
+"""Training-time augmentation, as TensorFlow graph ops inside the tf.data pipeline.
+
+Applied to the training split only, identically for both classes. Every random draw is stateless
+and seeded by (run seed, element index), so a run is reproducible.
+
+Policies:
+- "facecheck": the reference project's (blur, flip, small rotations, brightness, shifts) plus what
+  the literature found matters for unseen generators and web copies: random crop and scale,
+  colour jitter, down-then-up rescaling and JPEG re-compression at random quality, and
+  *background flattening*: on a share of images of BOTH classes, everything outside a soft
+  face-centred ellipse is replaced by a plain studio-like backdrop. The pool's only plain-background
+  faces are generated (the CFD inversions), so without it "plain backdrop" would mean "fake" and
+  passport-style real headshots would be flagged.
+- "reference": the reference project's recipe only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from facecheck.contract import Contract
+from facecheck.preprocess import resize
+
+POLICIES = ("facecheck", "reference")
+
+
+class _Draws:
+    """Stateless random numbers from one per-element seed."""
+
+    def __init__(self, seed):
+        self.seeds = tf.random.experimental.stateless_split(seed, 48)
+        self.i = 0
+
+    def uniform(self, lo=0.0, hi=1.0, shape=()):
+        s = self.seeds[self.i]
+        self.i += 1
+        return tf.random.stateless_uniform(shape, s, lo, hi)
+
+    def chance(self, p):
+        return self.uniform() < p
+
+
+def _rotate(img, angle_rad):
+    size = tf.cast(tf.shape(img)[0], tf.float32)
+    c = (size - 1.0) / 2.0
+    cos, sin = tf.cos(angle_rad), tf.sin(angle_rad)
+    transform = tf.stack([cos, -sin, c - cos * c + sin * c,
+                          sin, cos, c - sin * c - cos * c, 0.0, 0.0])[None]
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=img[None], transforms=transform, output_shape=tf.shape(img)[:2],
+        interpolation="BILINEAR", fill_mode="REFLECT", fill_value=0.0)[0]
+
+
+def _gaussian_blur(img, sigma):
+    radius = 4
+    x = tf.range(-radius, radius + 1, dtype=tf.float32)
+    k = tf.exp(-(x**2) / (2.0 * sigma**2))
+    k = k / tf.reduce_sum(k)
+    kernel = tf.tile((k[:, None] * k[None, :])[:, :, None, None], [1, 1, 3, 1])
+    padded = tf.pad(img[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+    return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")[0]
+
+
+def _flatten_background(img, d: _Draws):
+    size = tf.shape(img)[0]
+    n = tf.cast(size, tf.float32)
+    yy, xx = tf.meshgrid(tf.range(n), tf.range(n), indexing="ij")
+    cx = n * d.uniform(0.46, 0.54)
+    cy = n * d.uniform(0.44, 0.54)
+    rx = n * d.uniform(0.36, 0.46)
+    ry = n * d.uniform(0.46, 0.58)
+    dist = tf.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+    mask = tf.sigmoid((1.0 - dist) / d.uniform(0.02, 0.08))[:, :, None]
+    # Mostly white / light grey backdrops (passport and studio photos), sometimes any colour.
+    grey = d.uniform(170.0, 255.0)
+    tint = d.uniform(-12.0, 12.0, (3,))
+    any_colour = d.uniform(0.0, 255.0, (3,))
+    colour = tf.where(d.chance(0.7), grey + tint, any_colour)
+    gradient = d.uniform(-25.0, 25.0) * (yy / n - 0.5)[:, :, None]
+    noise = tf.random.stateless_normal(tf.shape(img), d.seeds[d.i], stddev=d.uniform(0.5, 3.0))
+    d.i += 1
+    backdrop = tf.clip_by_value(colour[None, None, :] + gradient + noise, 0.0, 255.0)
+    return img * mask + backdrop * (1.0 - mask)
+
+
+def make_augment(contract: Contract, policy: str = "facecheck"):
+    """Return fn(uint8 square image, int64 seed pair) -> float32 model input in [0, 255]."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown augmentation policy {policy!r}")
+    out = contract.input_size
+    full = policy == "facecheck"
+
+    def augment(image, seed):
+        d = _Draws(seed)
+        img = tf.cast(image, tf.float32)
+        n = tf.shape(img)[0]
+        nf = tf.cast(n, tf.float32)
+
+        if full:
+            img = tf.cond(d.chance(0.25), lambda: _flatten_background(img, d), lambda: img)
+        max_deg = 10.0 if full else 15.0
+        angle = d.uniform(-max_deg, max_deg) * (math.pi / 180.0)
+        img = tf.cond(d.chance(0.3 if full else 0.5), lambda: _rotate(img, angle), lambda: img)
+
+        # Random crop and scale (a shift, for the reference policy), resized with the contract's op.
+        lo = 0.65 if full else 0.88
+        side = tf.cast(tf.round(nf * d.uniform(lo, 1.0)), tf.int32)
+        ox = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
+        oy = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
+        img = tf.image.crop_to_bounding_box(img, oy, ox, side, side)
+        img = tf.ensure_shape(resize(img, out, contract), (out, out, 3))
+
+        img = tf.cond(d.chance(0.5), lambda: tf.image.flip_left_right(img), lambda: img)
+
+        img = img + d.uniform(-20.0, 20.0)  # brightness
+        if full:
+            def colour(x):
+                mean = tf.reduce_mean(x, axis=[0, 1], keepdims=True)
+                x = (x - mean) * d.uniform(0.8, 1.25) + mean  # contrast
+                grey = tf.reduce_mean(x, axis=-1, keepdims=True)
+                return (x - grey) * d.uniform(0.7, 1.3) + grey  # saturation
+            img = tf.cond(d.chance(0.8), lambda: colour(img), lambda: img)
+        img = tf.clip_by_value(img, 0.0, 255.0)
+
+        img = tf.cond(d.chance(0.2 if full else 0.3),
+                      lambda: _gaussian_blur(img, d.uniform(0.3, 1.5)), lambda: img)
+        if full:
+            small = tf.cast(tf.round(out * d.uniform(0.35, 0.8)), tf.int32)
+            img = tf.cond(
+                d.chance(0.2),
+                lambda: tf.image.resize(resize(img, small, contract), (out, out), "bilinear"),
+                lambda: img)
+            quality = tf.cast(d.uniform(35.0, 96.0), tf.int32)
+            img = tf.cond(
+                d.chance(0.5),
+                lambda: tf.cast(tf.image.adjust_jpeg_quality(
+                    tf.cast(tf.round(tf.clip_by_value(img, 0, 255)), tf.uint8), quality), tf.float32),
+                lambda: img)
+        return tf.ensure_shape(tf.clip_by_value(img, 0.0, 255.0), (out, out, 3))
+
+    return augment

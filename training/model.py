@@ -1,0 +1,93 @@
+"""Model definitions, by name.
+
+    python -m training.model            # prints both architectures' summaries and parameter counts
+
+- `reference`: exactly the reference project's Keras CNN (128x128x3, 7.4 M parameters, 99.5 % of
+  them in its Flatten->Dense layer), kept so the comparison can always be rerun on the same data.
+- `facecheck` (default): a compact residual CNN. A full-resolution 3x3 convolution comes first
+  (no downsampling before it, so the pixel-level traces generators leave survive), then
+  strided residual stages and a global-average-pooling head. Under 1 M parameters.
+
+Both take raw RGB in [0, 255]: normalisation is the model's first layer, so it travels with the
+model to every runtime. `facecheck` returns one logit (fake vs real); `reference` keeps its
+original two-way softmax.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+ARCHITECTURES = ("facecheck", "reference")
+DEFAULT_ARCHITECTURE = "facecheck"
+
+
+def build_model(name: str = DEFAULT_ARCHITECTURE, input_size: int = 128) -> keras.Model:
+    if name == "facecheck":
+        return build_facecheck(input_size)
+    if name == "reference":
+        return build_reference(input_size)
+    raise ValueError(f"unknown architecture {name!r}; choose from {ARCHITECTURES}")
+
+
+def output_kind(name: str) -> str:
+    """How the contract should read this architecture's output."""
+    return "softmax2" if name == "reference" else "logit"
+
+
+def build_reference(input_size: int = 128) -> keras.Model:
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = layers.Conv2D(64, (3, 3), activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Conv2D(32, (3, 3), activation="relu")(x)
+    x = layers.MaxPooling2D((2, 2))(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Conv2D(64, (3, 3), activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.MaxPooling2D((2, 2))(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(0.25)(x)
+    outputs = layers.Dense(2, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="reference")
+
+
+def _conv_bn(x, filters, kernel=3, strides=1, name=None):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
+                      name=name)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def _res_pair(x, filters):
+    """Stride-2 conv, then a 3x3 conv with an identity shortcut around it."""
+    x = _conv_bn(x, filters, strides=2)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    y = layers.BatchNormalization()(y)
+    return layers.ReLU()(layers.Add()([x, y]))
+
+
+def build_facecheck(input_size: int = 128) -> keras.Model:
+    # Plain 3x3 convolutions: on 2 CPU cores they train ~2x faster per useful FLOP than
+    # depthwise-separable ones (measured: 120 vs 67 images/s at similar size).
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
+    x = _conv_bn(x, 16, name="stem_full_resolution")       # 128 x 128: nothing downsampled yet
+    x = _conv_bn(x, 32, strides=2)                         # 64
+    x = _res_pair(x, 64)                                   # 32
+    x = _res_pair(x, 128)                                  # 16
+    x = _res_pair(x, 192)                                  # 8
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(1, name="logit")(x)
+    return keras.Model(inputs, outputs, name="facecheck")
+
+
+if __name__ == "__main__":
+    for arch in ARCHITECTURES:
+        m = build_model(arch)
+        m.summary(line_length=100)
+        print(f"{arch}: {m.count_params():,} parameters")

@@ -1,0 +1,311 @@
+"""Train a real-vs-generated face classifier.
+
+    python -m training.train --data ../shared/data/faces/manifest.csv --out runs/facecheck
+    python -m training.train --arch reference --data ../shared/data/faces/manifest.csv --out runs/reference
+    (the same as `facecheck train ...`)
+
+The run folder gets: config.json (every resolved option), model.keras (best epoch by validation
+AUC, no optimizer state), contract.json (input size, resize, temperature, threshold),
+metrics.json, history.csv and curves.png. Temperature and threshold are fitted on the validation
+split after training; the test split is never looked at here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from facecheck import metrics as M
+from facecheck.contract import MODEL_FILE, Contract
+
+# Multipliers on each (source, label) group's sampling share, which starts proportional to the
+# square root of the group's size. omi (StyleGAN2, the generator family users meet most) is
+# sampled more; the two shortcut-carrying sources (UTKFace's tight crops, the CFD inversions'
+# white backdrops) less.
+DEFAULT_SOURCE_WEIGHTS = "omi=1.5,utkface=0.7,omi_cfd_inversions=0.6"
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(prog="facecheck train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True,
+                    help="manifest CSV (uses its split column), Kaggle 140k root, or real/fake folder")
+    ap.add_argument("--val-data", help="validation data if not the --data manifest's val split")
+    ap.add_argument("--out", required=True, help="run folder to create")
+    ap.add_argument("--arch", default="facecheck", choices=("facecheck", "reference"))
+    ap.add_argument("--policy", help="augmentation policy (default: the architecture's own recipe)")
+    ap.add_argument("--epochs", type=int, default=30, help="maximum epochs")
+    ap.add_argument("--steps-per-epoch", type=int, default=200)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--warmup-epochs", type=float, default=1.0)
+    ap.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
+    ap.add_argument("--source-weights", default=DEFAULT_SOURCE_WEIGHTS,
+                    help="comma list source=multiplier on sampling shares ('' for none)")
+    ap.add_argument("--cache-size", type=int, default=160,
+                    help="side of the decoded square kept in memory before random crops")
+    ap.add_argument("--limit", type=int, default=0, help="use at most N images per split (tests)")
+    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--no-cache", action="store_true", help="do not read/write the decode cache")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    if args.policy is None:
+        args.policy = "reference" if args.arch == "reference" else "facecheck"
+    return args
+
+
+def sampling_shares(samples, multipliers: dict[str, float]) -> dict[tuple[str, int], float]:
+    counts = Counter((s.source, s.label) for s in samples)
+    raw = {g: np.sqrt(n) * multipliers.get(g[0], 1.0) for g, n in counts.items()}
+    shares = {}
+    for label in (0, 1):
+        total = sum(v for g, v in raw.items() if g[1] == label)
+        for g, v in raw.items():
+            if g[1] == label:
+                shares[g] = 0.5 * v / total
+    return shares
+
+
+def build_train_dataset(images, samples, shares, augment, batch_size, seed):
+    import tensorflow as tf
+
+    groups = sorted(shares)
+    datasets, weights = [], []
+    labels = np.array([s.label for s in samples], np.float32)
+    for i, g in enumerate(groups):
+        idx = np.array([k for k, s in enumerate(samples) if (s.source, s.label) == g])
+        ds = tf.data.Dataset.from_tensor_slices((images[idx], labels[idx]))
+        ds = ds.shuffle(len(idx), seed=seed + i, reshuffle_each_iteration=True).repeat()
+        datasets.append(ds)
+        weights.append(shares[g])
+    ds = tf.data.Dataset.sample_from_datasets(datasets, weights=weights, seed=seed)
+    ds = ds.enumerate().map(
+        lambda i, xy: (augment(xy[0], tf.stack([tf.constant(seed, tf.int64), i])), xy[1][None]),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_inputs(images, contract):
+    """Whole centred squares resized with the contract's op: what inference feeds the model."""
+    from facecheck.preprocess import resize
+
+    out = []
+    for start in range(0, len(images), 256):
+        out.append(resize(images[start : start + 256], contract.input_size, contract).numpy())
+    return np.concatenate(out)
+
+
+def model_logits(model, x, output, batch=128):
+    import tensorflow as tf
+
+    f = tf.function(lambda b: model(b, training=False), reduce_retracing=True)
+    outs = [np.asarray(f(x[i : i + batch])) for i in range(0, len(x), batch)]
+    out = np.concatenate(outs).astype(np.float64)
+    if output == "softmax2":
+        return np.log(out[:, 1] + 1e-7) - np.log(out[:, 0] + 1e-7)
+    return out.reshape(-1)
+
+
+def per_source(y, p, sources, threshold):
+    res = {}
+    for src in sorted(set(sources)):
+        m = np.array([s == src for s in sources])
+        res[src] = M.binary_report(y[m], p[m], threshold)
+    return res
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import keras
+    import tensorflow as tf
+
+    from training.augment import make_augment
+    from training.data import decode, describe, list_samples
+    from training.model import build_model, output_kind
+
+    keras.utils.set_random_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    contract = Contract(architecture=args.arch, output=output_kind(args.arch))
+    multipliers = {}
+    for item in filter(None, args.source_weights.split(",")):
+        k, v = item.split("=")
+        multipliers[k.strip()] = float(v)
+
+    train_s = list_samples(args.data, "train")
+    val_s = list_samples(args.val_data or args.data, "val")
+    if args.limit:
+        rng = np.random.default_rng(args.seed)
+        train_s = [train_s[i] for i in sorted(rng.permutation(len(train_s))[: args.limit])]
+        val_s = [val_s[i] for i in sorted(rng.permutation(len(val_s))[: args.limit])]
+    t0 = time.time()
+    train_x, train_s, train_fail = decode(train_s, args.cache_size, cache=not args.no_cache,
+                                          progress=not args.quiet)
+    val_x, val_s, val_fail = decode(val_s, args.cache_size, cache=not args.no_cache,
+                                    progress=not args.quiet)
+    decode_s = time.time() - t0
+    shares = sampling_shares(train_s, multipliers)
+    config = {
+        **vars(args),
+        "contract": contract.__dict__,
+        "train_counts": {f"{k[0]}/{k[1]}": v for k, v in sorted(describe(train_s).items())},
+        "val_counts": {f"{k[0]}/{k[1]}": v for k, v in sorted(describe(val_s).items())},
+        "sampling_shares": {f"{k[0]}/{'fake' if k[1] else 'real'}": round(v, 4)
+                            for k, v in sorted(shares.items())},
+        "skipped_undecodable": {"train": len(train_fail), "val": len(val_fail)},
+        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    log(f"train {len(train_s)} images, val {len(val_s)}; skipped {len(train_fail) + len(val_fail)}"
+        f" undecodable; decode {decode_s:.0f}s")
+    log("sampling shares: " + ", ".join(f"{k}={v}" for k, v in config["sampling_shares"].items()))
+
+    augment = make_augment(contract, args.policy)
+    train_ds = build_train_dataset(train_x, train_s, shares, augment, args.batch_size, args.seed)
+    val_in = eval_inputs(val_x, contract)
+    val_y = np.array([s.label for s in val_s])
+    val_src = [s.source for s in val_s]
+
+    model = build_model(args.arch, contract.input_size)
+    total_steps = args.epochs * args.steps_per_epoch
+    warmup = int(args.warmup_epochs * args.steps_per_epoch)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        args.lr * 0.05, max(1, total_steps - warmup), alpha=0.01,
+        warmup_target=args.lr, warmup_steps=warmup)
+    if args.arch == "reference":
+        # The reference recipe: Adam, categorical cross-entropy on a two-way softmax.
+        optimizer = keras.optimizers.Adam(1e-3)
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        train_ds = train_ds.map(lambda x, y: (x, tf.cast(y[:, 0], tf.int32)))
+    else:
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay)
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    model.compile(optimizer=optimizer, loss=loss)
+
+    class ValidationScores(keras.callbacks.Callback):
+        """Validation AUC / balanced accuracy / per-source accuracy after every epoch."""
+
+        def __init__(self):
+            super().__init__()
+            self.t = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            z = model_logits(self.model, val_in, contract.output)
+            p = M.sigmoid(z)
+            rep = M.binary_report(val_y, p, 0.5)
+            logs["val_auc"] = rep["auc"]
+            logs["val_balanced_accuracy"] = rep["balanced_accuracy"]
+            logs["val_loss"] = M.nll(val_y, z, 1.0)
+            logs["seconds"] = time.time() - self.t
+            src = per_source(val_y, p, val_src, 0.5)
+            log(f"epoch {epoch + 1}: loss {logs['loss']:.4f} val_auc {rep['auc']:.4f} "
+                f"val_bacc {rep['balanced_accuracy']:.4f} | "
+                + " ".join(f"{k}:{v['accuracy']:.2f}" for k, v in src.items())
+                + f" | {logs['seconds']:.0f}s")
+
+    best_weights = out / "best.weights.h5"
+    callbacks = [
+        ValidationScores(),
+        keras.callbacks.ModelCheckpoint(best_weights, monitor="val_auc", mode="max",
+                                        save_best_only=True, save_weights_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=args.patience),
+        keras.callbacks.CSVLogger(out / "history.csv"),
+    ]
+    t0 = time.time()
+    history = model.fit(train_ds, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                        callbacks=callbacks, verbose=0)
+    train_s_elapsed = time.time() - t0
+    images_seen = len(history.history["loss"]) * args.steps_per_epoch * args.batch_size
+
+    # Keep the best epoch, in a fresh model without optimizer state (a third of the size).
+    model.load_weights(best_weights)
+    clean = build_model(args.arch, contract.input_size)
+    clean.set_weights(model.get_weights())
+    best_weights.unlink()
+
+    z = model_logits(clean, val_in, contract.output)
+    ece_raw = M.expected_calibration_error(val_y, M.sigmoid(z))
+    contract.temperature = M.fit_temperature(val_y, z)
+    p = contract.probability(z)
+    contract.threshold = M.choose_threshold(val_y, p)
+    contract.model_version = f"{args.arch}-{out.name}"
+    clean.save(out / MODEL_FILE)
+    contract.save(out)
+
+    best_epoch = int(np.argmax(history.history["val_auc"])) + 1
+    metrics = {
+        "best_epoch": best_epoch,
+        "epochs_run": len(history.history["loss"]),
+        "train_seconds": round(train_s_elapsed, 1),
+        "train_images_per_second": round(images_seen / train_s_elapsed, 1),
+        "decode_seconds": round(decode_s, 1),
+        "parameters": clean.count_params(),
+        "calibration": {
+            "temperature": contract.temperature,
+            "val_ece_before": ece_raw,
+            "val_ece_after": M.expected_calibration_error(val_y, p),
+            "val_nll_before": M.nll(val_y, z, 1.0),
+            "val_nll_after": M.nll(val_y, z, contract.temperature),
+        },
+        "threshold": contract.threshold,
+        "val": M.binary_report(val_y, p, contract.threshold),
+        "val_per_source": per_source(val_y, p, val_src, contract.threshold),
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "hardware": {"machine": platform.machine(), "processor": _cpu_name(),
+                     "cpus": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU"))},
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
+                     "python": platform.python_version()},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _plot_curves(metrics["history"], out / "curves.png")
+    log(f"done in {train_s_elapsed / 60:.1f} min; best epoch {best_epoch}; "
+        f"val AUC {metrics['val']['auc']:.4f}, balanced acc {metrics['val']['balanced_accuracy']:.4f}"
+        f" at threshold {contract.threshold:.3f}; T={contract.temperature:.3f}; wrote {out}")
+    return out
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _plot_curves(history: dict, path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(epochs, history["loss"], label="train loss")
+    a.plot(epochs, history["val_loss"], label="val loss (NLL)")
+    a.set_xlabel("epoch")
+    a.legend()
+    b.plot(epochs, history["val_auc"], label="val ROC AUC")
+    b.plot(epochs, history["val_balanced_accuracy"], label="val balanced acc @0.5")
+    b.set_xlabel("epoch")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
