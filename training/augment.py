@@ -99,13 +99,15 @@ def make_augment(contract: Contract, policy: str = "facecheck"):
         nf = tf.cast(n, tf.float32)
 
         if full:
-            img = tf.cond(d.chance(0.25), lambda: _flatten_background(img, d), lambda: img)
+            img = tf.cond(d.chance(0.2), lambda: _flatten_background(img, d), lambda: img)
         max_deg = 10.0 if full else 15.0
         angle = d.uniform(-max_deg, max_deg) * (math.pi / 180.0)
-        img = tf.cond(d.chance(0.3 if full else 0.5), lambda: _rotate(img, angle), lambda: img)
+        img = tf.cond(d.chance(0.2 if full else 0.5), lambda: _rotate(img, angle), lambda: img)
 
         # Random crop and scale (a shift, for the reference policy), resized with the contract's op.
-        lo = 0.65 if full else 0.88
+        # The crop never falls below the model's input size, so it is always downscaled like a
+        # photo at inference, never upscaled (upscaling smooths away the traces the model needs).
+        lo = tf.maximum(out / nf, 0.8) if full else 0.88
         side = tf.cast(tf.round(nf * d.uniform(lo, 1.0)), tf.int32)
         ox = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
         oy = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
@@ -124,17 +126,17 @@ def make_augment(contract: Contract, policy: str = "facecheck"):
             img = tf.cond(d.chance(0.8), lambda: colour(img), lambda: img)
         img = tf.clip_by_value(img, 0.0, 255.0)
 
-        img = tf.cond(d.chance(0.2 if full else 0.3),
+        img = tf.cond(d.chance(0.1 if full else 0.3),
                       lambda: _gaussian_blur(img, d.uniform(0.3, 1.5)), lambda: img)
         if full:
             small = tf.cast(tf.round(out * d.uniform(0.35, 0.8)), tf.int32)
             img = tf.cond(
-                d.chance(0.2),
+                d.chance(0.15),
                 lambda: tf.image.resize(resize(img, small, contract), (out, out), "bilinear"),
                 lambda: img)
-            quality = tf.cast(d.uniform(35.0, 96.0), tf.int32)
+            quality = tf.cast(d.uniform(40.0, 96.0), tf.int32)
             img = tf.cond(
-                d.chance(0.5),
+                d.chance(0.35),
                 lambda: tf.cast(tf.image.adjust_jpeg_quality(
                     tf.cast(tf.round(tf.clip_by_value(img, 0, 255)), tf.uint8), quality), tf.float32),
                 lambda: img)

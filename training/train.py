@@ -51,6 +51,8 @@ def parse_args(argv=None):
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--warmup-epochs", type=float, default=1.0)
     ap.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
+    ap.add_argument("--ema", type=float, default=0.99,
+                    help="momentum of the weight moving average that is validated and kept (0 = off)")
     ap.add_argument("--source-weights", default=DEFAULT_SOURCE_WEIGHTS,
                     help="comma list source=multiplier on sampling shares ('' for none)")
     ap.add_argument("--cache-size", type=int, default=160,
@@ -190,7 +192,8 @@ def main(argv=None):
         loss = keras.losses.SparseCategoricalCrossentropy()
         train_ds = train_ds.map(lambda x, y: (x, tf.cast(y[:, 0], tf.int32)))
     else:
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay)
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay,
+                                           use_ema=args.ema > 0, ema_momentum=args.ema or 0.99)
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
     model.compile(optimizer=optimizer, loss=loss)
 
@@ -217,6 +220,8 @@ def main(argv=None):
 
     best_weights = out / "best.weights.h5"
     callbacks = [
+        # Validate and keep the moving average of the weights: steadier than the raw weights.
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if optimizer.use_ema else []),
         ValidationScores(),
         keras.callbacks.ModelCheckpoint(best_weights, monitor="val_auc", mode="max",
                                         save_best_only=True, save_weights_only=True),

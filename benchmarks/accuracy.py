@@ -1,0 +1,131 @@
+"""Accuracy benchmark: the shipped model (and the reference CNN, when its run folder exists) on the
+pool's test split and on the cross-check set, clean and degraded; plus a `facecheck scan` pass over
+the cross-check set that must agree with `evaluate`.
+
+    python benchmarks/accuracy.py --data ../shared/data [--reference runs/reference]   (make benchmark)
+
+Writes benchmarks/results/accuracy.md (the tables the README and model card quote) and
+benchmarks/results/<model>-<set>/ (evaluate's full reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from facecheck.predictor import SHIPPED_MODEL_DIR  # noqa: E402
+from training.evaluate import main as evaluate  # noqa: E402
+
+SETS = {
+    "faces-test": ("faces/manifest.csv", "test"),
+    "crosscheck": ("crosscheck/manifest.csv", None),
+}
+
+
+def pct(v):
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def row(name, r):
+    auc = "-" if r["auc"] is None else f"{r['auc']:.3f}"
+    return (f"| {name} | {r['n']} | {pct(r['accuracy'])} | {pct(r['balanced_accuracy'])} | {auc} "
+            f"| {pct(r['real_acc'])} | {pct(r['fake_acc'])} |")
+
+
+HEAD = ("| | n | accuracy | balanced acc | ROC AUC | real-acc | fake-acc |\n"
+        "|---|---|---|---|---|---|---|")
+
+
+def scan_accuracy(model_dir: Path, manifest: Path, out: Path) -> dict:
+    """Run the real `facecheck scan` command over the set and score its CSV."""
+    labels = {}
+    with open(manifest, newline="") as f:
+        for r in csv.DictReader(f):
+            labels[str((manifest.parent / r["path"]).resolve())] = r["label"]
+    exe = ROOT / ".venv" / "bin" / "facecheck"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "facecheck.cli"]
+    t = time.time()
+    subprocess.run(cmd + ["scan", str(manifest.parent), "--csv", str(out), "--model", str(model_dir),
+                          "--quiet"], check=True)
+    seconds = time.time() - t
+    right = total = 0
+    with open(out, newline="") as f:
+        for r in csv.DictReader(f):
+            label = labels.get(str(Path(r["path"]).resolve()))
+            if label:
+                total += 1
+                right += r["verdict"] == label
+    return {"images": total, "accuracy": right / total, "seconds": round(seconds, 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--model", default=str(SHIPPED_MODEL_DIR))
+    ap.add_argument("--reference", default=str(ROOT / "runs" / "reference"),
+                    help="reference CNN run folder (skipped when absent)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args()
+    data, out = Path(args.data), Path(args.out)
+    models = {"shipped": Path(args.model)}
+    if (Path(args.reference) / "model.keras").exists():
+        models["reference"] = Path(args.reference)
+    else:
+        print(f"no reference run at {args.reference}: reporting the shipped model only", file=sys.stderr)
+
+    reports = {}
+    for mname, mdir in models.items():
+        for sname, (manifest, split) in SETS.items():
+            argv = ["--data", str(data / manifest), "--model", str(mdir),
+                    "--out", str(out / f"{mname}-{sname}"), "--quiet"]
+            if split:
+                argv += ["--split", split]
+            reports[(mname, sname)] = evaluate(argv)
+    scan = scan_accuracy(models["shipped"], data / "crosscheck" / "manifest.csv",
+                         out / "shipped-crosscheck-scan.csv")
+
+    lines = ["# Accuracy benchmark", "",
+             f"Command: `python benchmarks/accuracy.py --data {args.data}` (`make benchmark`).", ""]
+    for mname in models:
+        version = reports[(mname, "crosscheck")]["model_version"]
+        thr = reports[(mname, "crosscheck")]["threshold"]
+        lines += [f"## {mname} model ({version}, threshold {thr:.3f})", ""]
+        for sname in SETS:
+            rep = reports[(mname, sname)]
+            clean = rep["conditions"]["clean"]
+            lines += [f"### {sname}: clean, overall and per source", "", HEAD,
+                      row("**all**", clean["overall"])]
+            lines += [row(src, r) for src, r in clean["per_source"].items()]
+            lines += ["", f"### {sname}: robustness (all sources)", "", HEAD]
+            lines += [row(c, res["overall"]) for c, res in rep["conditions"].items()]
+            if "calibration" in rep:
+                lines += ["", f"Expected calibration error (clean): {rep['calibration']['ece']:.3f}"]
+            lines.append("")
+    lines += ["## `facecheck scan` over the cross-check folder (shipped model)", "",
+              f"{scan['images']} images, accuracy {pct(scan['accuracy'])}, "
+              f"{scan['seconds']} s wall including start-up.", ""]
+    ev = reports[("shipped", "crosscheck")]["conditions"]["clean"]["overall"]["accuracy"]
+    agree = abs(ev - scan["accuracy"]) < 1e-9
+    lines.append(f"`scan` and `evaluate` agree: {'yes' if agree else 'NO'} "
+                 f"(evaluate {pct(ev)}, scan {pct(scan['accuracy'])}).")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "accuracy.md").write_text("\n".join(lines) + "\n")
+    summary = {f"{m}/{s}": {c: r["overall"] for c, r in rep["conditions"].items()}
+               for (m, s), rep in reports.items()}
+    summary["scan_crosscheck"] = scan
+    (out / "accuracy.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n".join(lines))
+    if not agree:
+        sys.exit("scan and evaluate disagree")
+
+
+if __name__ == "__main__":
+    main()
