@@ -5,7 +5,8 @@ and seeded by (run seed, element index), so a run is reproducible.
 
 Policies:
 - "facecheck": the reference project's (blur, flip, small rotations, brightness, shifts) plus what
-  the literature found matters for unseen generators and web copies: random crop and scale,
+  the literature found matters for unseen generators and web copies: random framing (tight crops
+  and zoomed-out copies for both classes, against the UTKFace framing shortcut),
   colour jitter, down-then-up rescaling and JPEG re-compression at random quality, and
   *background flattening*: on a share of images of BOTH classes, everything outside a soft
   face-centred ellipse is replaced by a plain studio-like backdrop. The pool's only plain-background
@@ -30,7 +31,7 @@ class _Draws:
     """Stateless random numbers from one per-element seed."""
 
     def __init__(self, seed):
-        self.seeds = tf.random.experimental.stateless_split(seed, 48)
+        self.seeds = tf.random.experimental.stateless_split(seed, 64)
         self.i = 0
 
     def uniform(self, lo=0.0, hi=1.0, shape=()):
@@ -104,13 +105,23 @@ def make_augment(contract: Contract, policy: str = "facecheck"):
         angle = d.uniform(-max_deg, max_deg) * (math.pi / 180.0)
         img = tf.cond(d.chance(0.2 if full else 0.5), lambda: _rotate(img, angle), lambda: img)
 
-        # Random crop and scale (a shift, for the reference policy), resized with the contract's op.
-        # The crop never falls below the model's input size, so it is always downscaled like a
-        # photo at inference, never upscaled (upscaling smooths away the traces the model needs).
-        lo = tf.maximum(out / nf, 0.8) if full else 0.88
-        side = tf.cast(tf.round(nf * d.uniform(lo, 1.0)), tf.int32)
-        ox = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
-        oy = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
+        # Random framing, resized with the contract's op. Most crops keep the pool's framing and
+        # are only downscaled, like photos at inference; 30 % are tight crops (the framing of the
+        # UTKFace reals) and 20 % zoomed out on a mirrored border, for both classes alike, so
+        # that how tightly a face is framed says nothing about its label.
+        if full:
+            u = d.uniform()
+            frac = tf.where(u < 0.3, d.uniform(0.6, 0.8),
+                            tf.where(u < 0.5, d.uniform(1.1, 1.4), d.uniform(0.8, 1.0)))
+        else:  # the reference recipe: small shifts only
+            frac = d.uniform(0.88, 1.0)
+        pad = tf.cast(tf.math.ceil(0.2 * nf), tf.int32)
+        img = tf.pad(img, [[pad, pad], [pad, pad], [0, 0]], "SYMMETRIC")
+        side = tf.cast(tf.round(nf * frac), tf.int32)
+        lo = tf.maximum(0, pad + tf.minimum(0, n - side))
+        hi = tf.minimum(2 * pad + n - side, pad + tf.maximum(0, n - side))
+        ox = lo + tf.cast(tf.floor(d.uniform() * tf.cast(hi - lo + 1, tf.float32)), tf.int32)
+        oy = lo + tf.cast(tf.floor(d.uniform() * tf.cast(hi - lo + 1, tf.float32)), tf.int32)
         img = tf.image.crop_to_bounding_box(img, oy, ox, side, side)
         img = tf.ensure_shape(resize(img, out, contract), (out, out, 3))
 
