@@ -15,6 +15,11 @@ from pathlib import Path
 CONTRACT_FILE = "contract.json"
 MODEL_FILE = "model.keras"
 FORMAT = "facecheck-contract/1"
+P_FAKE_MEANING = (
+    "calibrated probability that the face crop is GAN-generated: sigmoid(logit / temperature), "
+    "the logit averaged over the crop and its mirror image when test_time_flip is set; "
+    "verdict is 'fake' when p_fake >= threshold"
+)
 
 
 @dataclass
@@ -30,6 +35,8 @@ class Contract:
     resize_antialias: bool = True
     # The model takes raw RGB in this range (float32); normalisation lives inside the model.
     value_range: tuple[float, float] = (0.0, 255.0)
+    # Average the logits of the crop and its mirror image (costs a second model call per face).
+    test_time_flip: bool = True
     # "logit": one unit, fake-vs-real logit. "softmax2": two units [p_real, p_fake].
     output: str = "logit"
     # p_fake = sigmoid(logit / temperature); chosen on the validation split.
@@ -38,10 +45,6 @@ class Contract:
     threshold: float = 0.5
     architecture: str = ""
     model_version: str = ""
-    p_fake: str = (
-        "calibrated probability that the face crop is GAN-generated: "
-        "sigmoid(logit / temperature); verdict is 'fake' when p_fake >= threshold"
-    )
     format: str = FORMAT
     extra: dict = field(default_factory=dict)
 
@@ -59,6 +62,7 @@ class Contract:
         path = Path(directory) / CONTRACT_FILE
         data = asdict(self)
         data["value_range"] = list(self.value_range)
+        data["p_fake"] = P_FAKE_MEANING
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         return path
 

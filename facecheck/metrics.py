@@ -74,4 +74,4 @@ def choose_threshold(y, p, tolerance: float = 0.005) -> float:
     candidates = np.linspace(0.05, 0.95, 181)
     scores = np.array([binary_report(y, p, t)["balanced_accuracy"] for t in candidates])
     ok = candidates[scores >= scores.max() - tolerance]
-    return float(ok[np.argmin(np.abs(ok - 0.5))])
+    return round(float(ok[np.argmin(np.abs(ok - 0.5))]), 4)

@@ -52,8 +52,20 @@ class Predictor:
         return cls(model, contract, batch_size=batch_size)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Raw fake-vs-real logits for a batch of model inputs (N x S x S x 3 float32)."""
-        out = np.asarray(self._forward(np.asarray(batch, np.float32)), dtype=np.float64)
+        """Fake-vs-real logits for model inputs (N x S x S x 3 float32), as the contract says."""
+        batch = np.asarray(batch, np.float32)
+        out = [self._logits(batch[i : i + self.batch_size])
+               for i in range(0, len(batch), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def _logits(self, batch: np.ndarray) -> np.ndarray:
+        z = self._raw_logits(batch)
+        if self.contract.test_time_flip:
+            z = (z + self._raw_logits(batch[:, :, ::-1])) / 2.0
+        return z
+
+    def _raw_logits(self, batch: np.ndarray) -> np.ndarray:
+        out = np.asarray(self._forward(np.ascontiguousarray(batch)), dtype=np.float64)
         if self.contract.output == "softmax2":
             eps = 1e-7
             return np.log(out[:, 1] + eps) - np.log(out[:, 0] + eps)

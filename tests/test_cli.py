@@ -50,11 +50,15 @@ def test_scan_json_has_full_detail(tmp_path, tiny_model):
 
 
 def test_scan_verdicts_follow_the_stored_threshold(tmp_path, tiny_model):
-    rows = _scan_rows(tmp_path, FACES, "--model", tiny_model)
+    out = tmp_path / "scan.json"
+    assert main(["scan", str(FACES), "--json", str(out), "--model", str(tiny_model), "--quiet"]) == 0
+    rows = json.loads(out.read_text())["results"]
     assert len(rows) == 32
     threshold = json.loads((tiny_model / "contract.json").read_text())["threshold"]
     for r in rows:
-        assert r["verdict"] == ("fake" if float(r["p_fake"]) >= threshold else "real")
+        assert r["verdict"] == ("fake" if r["p_fake"] >= threshold else "real")
+    csv_rows = _scan_rows(tmp_path, FACES, "--model", tiny_model)
+    assert [r["verdict"] for r in csv_rows] == [r["verdict"] for r in rows]
 
 
 def test_scan_missing_path_exits_2(tmp_path, capsys):

@@ -19,6 +19,7 @@ import platform
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,8 @@ import numpy as np
 
 from facecheck import metrics as M
 from facecheck.contract import MODEL_FILE, Contract
+from facecheck.predictor import Predictor
+from training.calibrate import calibrate
 
 # Multipliers on each (source, label) group's sampling share, which starts proportional to the
 # square root of the group's size. omi (StyleGAN2, the generator family users meet most) is
@@ -106,17 +109,6 @@ def eval_inputs(images, contract):
     for start in range(0, len(images), 256):
         out.append(resize(images[start : start + 256], contract.input_size, contract).numpy())
     return np.concatenate(out)
-
-
-def model_logits(model, x, output, batch=128):
-    import tensorflow as tf
-
-    f = tf.function(lambda b: model(b, training=False), reduce_retracing=True)
-    outs = [np.asarray(f(x[i : i + batch])) for i in range(0, len(x), batch)]
-    out = np.concatenate(outs).astype(np.float64)
-    if output == "softmax2":
-        return np.log(out[:, 1] + 1e-7) - np.log(out[:, 0] + 1e-7)
-    return out.reshape(-1)
 
 
 def per_source(y, p, sources, threshold):
@@ -203,9 +195,12 @@ def main(argv=None):
         def __init__(self):
             super().__init__()
             self.t = time.time()
+            self.predictor = None
 
         def on_epoch_end(self, epoch, logs=None):
-            z = model_logits(self.model, val_in, contract.output)
+            if self.predictor is None:  # one traced function for the whole run; no flip, for speed
+                self.predictor = Predictor(self.model, replace(contract, test_time_flip=False))
+            z = self.predictor.logits(val_in)
             p = M.sigmoid(z)
             rep = M.binary_report(val_y, p, 0.5)
             logs["val_auc"] = rep["auc"]
@@ -240,12 +235,10 @@ def main(argv=None):
     clean.set_weights(model.get_weights())
     best_weights.unlink()
 
-    z = model_logits(clean, val_in, contract.output)
-    ece_raw = M.expected_calibration_error(val_y, M.sigmoid(z))
-    contract.temperature = M.fit_temperature(val_y, z)
-    p = contract.probability(z)
-    contract.threshold = M.choose_threshold(val_y, p)
-    contract.model_version = f"{args.arch}-{out.name}"
+    predictor = Predictor(clean, contract)
+    calibration, p = calibrate(predictor, val_in, val_y)
+    (out / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
+    contract.model_version = f"{out.name}-{datetime.now(UTC):%Y%m%d}"
     clean.save(out / MODEL_FILE)
     contract.save(out)
 
@@ -257,13 +250,7 @@ def main(argv=None):
         "train_images_per_second": round(images_seen / train_s_elapsed, 1),
         "decode_seconds": round(decode_s, 1),
         "parameters": clean.count_params(),
-        "calibration": {
-            "temperature": contract.temperature,
-            "val_ece_before": ece_raw,
-            "val_ece_after": M.expected_calibration_error(val_y, p),
-            "val_nll_before": M.nll(val_y, z, 1.0),
-            "val_nll_after": M.nll(val_y, z, contract.temperature),
-        },
+        "calibration": {k: v for k, v in calibration.items() if k != "val"},
         "threshold": contract.threshold,
         "val": M.binary_report(val_y, p, contract.threshold),
         "val_per_source": per_source(val_y, p, val_src, contract.threshold),

@@ -1,0 +1,67 @@
+"""Fit a model's temperature and decision threshold on the validation split.
+
+    python -m training.calibrate --model runs/NAME --data ../shared/data/faces/manifest.csv
+
+Training calls `calibrate` itself; this command re-runs it on a saved model, for instance after a
+change to how the predictor reads the model (the contract), so the stored temperature and
+threshold match what the predictor actually computes. The logits come from the Predictor, so
+calibration sees exactly what `scan` and `evaluate` will see.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from facecheck import metrics as M
+from facecheck.contract import Contract
+
+
+def calibrate(predictor, val_inputs: np.ndarray, y: np.ndarray) -> dict:
+    """Set predictor.contract's temperature and threshold from validation inputs; return a report."""
+    contract: Contract = predictor.contract
+    z = predictor.logits(val_inputs)
+    ece_raw = M.expected_calibration_error(y, M.sigmoid(z))
+    contract.temperature = M.fit_temperature(y, z)
+    p = contract.probability(z)
+    contract.threshold = M.choose_threshold(y, p)
+    return {
+        "temperature": contract.temperature,
+        "threshold": contract.threshold,
+        "test_time_flip": contract.test_time_flip,
+        "val_ece_before": ece_raw,
+        "val_ece_after": M.expected_calibration_error(y, p),
+        "val_nll_before": M.nll(y, z, 1.0),
+        "val_nll_after": M.nll(y, z, contract.temperature),
+        "val": M.binary_report(y, p, contract.threshold),
+    }, p
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="model folder (model.keras + contract.json)")
+    ap.add_argument("--data", required=True, help="manifest CSV or folder with a validation split")
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--cache-size", type=int, default=160)
+    ap.add_argument("--model-version", help="also set the contract's model_version")
+    args = ap.parse_args(argv)
+    from facecheck.predictor import Predictor
+    from training.data import decode, list_samples
+    from training.train import eval_inputs
+
+    predictor = Predictor.load(args.model)
+    images, samples, _ = decode(list_samples(args.data, args.split), args.cache_size)
+    report, _ = calibrate(predictor, eval_inputs(images, predictor.contract),
+                          np.array([s.label for s in samples]))
+    if args.model_version:
+        predictor.contract.model_version = args.model_version
+    predictor.contract.save(args.model)
+    (Path(args.model) / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "val"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
