@@ -132,6 +132,10 @@ COMMANDS = {
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS and not {"-h", "--help"} & set(argv):
+        from facecheck.tfquiet import import_tensorflow
+
+        import_tensorflow()
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print(__doc__.strip())
         print("\ncommands:")
