@@ -49,6 +49,7 @@ def test_shipped_model_still_scores_on_the_pool_and_crosscheck(shared_data):
     assert real_acc >= CROSS_FLOOR and fake_acc >= CROSS_FLOOR, (real_acc, fake_acc)
 
 
-# Floors a few points under the benchmarked per-class accuracies of the shipped model.
-POOL_FLOOR = 0.0
-CROSS_FLOOR = 0.0
+# Floors under the benchmarked per-class accuracies of the shipped model (faces test: real 81.0 %,
+# fake 85.6 %; cross-check: real 92.5 %, fake 89.6 %), with room for a 400-image sample's noise.
+POOL_FLOOR = 0.72
+CROSS_FLOOR = 0.82
