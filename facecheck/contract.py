@@ -26,10 +26,21 @@ P_FAKE_MEANING = (
 class Contract:
     # Side of the square RGB crop the model takes, in pixels.
     input_size: int = 128
-    # How the crop is cut from the image. "centre-square": the largest centred square, which is how
-    # the training pool itself was made. Face-detector crops replace it in a later version.
-    crop_rule: str = "centre-square"
+    # How the judged square is cut from the image.
+    # "face-box" (default): for every face the detector finds, a square of side
+    #     crop_scale * box width, centred on the box centre moved down by crop_shift_y box widths
+    #     (negative: up), which reproduces the pool's FFHQ framing (forehead to chin with some
+    #     hair and background). A square that does not fit in the image is shrunk to fit and
+    #     moved inside it (never padded: padding would be a pattern the pool has only on some
+    #     sources, i.e. a shortcut).
+    # "centre-square": the largest centred square, scaled by (1 - crop_margin); no detector.
+    crop_rule: str = "face-box"
     crop_margin: float = 0.0
+    crop_scale: float = 1.675
+    crop_shift_y: float = -0.2
+    # Face detector post-processing (see facecheck/detector.py): score threshold, NMS IoU,
+    # maximum faces, and the smallest face (box width in image pixels) that is judged.
+    detector: dict = field(default_factory=dict)
     # tf.image.resize with these settings, in Python and in the browser alike.
     resize_method: str = "bilinear"
     resize_antialias: bool = True
@@ -47,6 +58,11 @@ class Contract:
     model_version: str = ""
     format: str = FORMAT
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        from facecheck.detector import DEFAULTS
+
+        self.detector = {**DEFAULTS, **(self.detector or {})}
 
     def probability(self, logits):
         """Calibrated p_fake for an array of logits (numpy or float)."""

@@ -1,14 +1,22 @@
 """The Python predictor: load a model once, then `predict(image) -> {faces, p_fake, verdict}`.
 
-The scan command, evaluation and benchmarks all go through this class; nothing else turns pixels
-into probabilities.
+    image -> faces (BlazeFace) -> one square crop per face (the contract's crop rule)
+          -> the classifier (logits averaged with the mirror image) -> calibrated p_fake
+
+The scan command, the server, evaluation and benchmarks all go through this class; nothing else
+turns pixels into probabilities. The browser has the same pipeline in extension/src/predictor.js.
 
     from facecheck.predictor import Predictor
-    predictor = Predictor.load()            # the shipped model
-    predictor.predict(load_image("a.jpg"))  # {"faces": [{"box": [x, y, w, h], "p_fake": ...}], ...}
+    predictor = Predictor.load()            # the shipped model and detector
+    predictor.predict(load_image("a.jpg"))
+    # {"faces": [{"box": [x, y, w, h], "score": 0.93, "p_fake": 0.97, "verdict": "fake"}],
+    #  "p_fake": 0.97, "verdict": "fake"}
 
-Until a face detector lands, the judged region is the contract's crop (the centred square), and
-it is reported as the one face of the image.
+Verdicts: per face "fake", "real" or "too-small" (a face narrower than the contract's
+`detector.min_face_px` is reported, not judged); per image the verdict of its most suspicious
+judged face, "too-small" when every face found is too small, and "no-face" when none is found
+(never a guess). Models whose contract says crop_rule "centre-square" judge the centred square
+as the image's one face, without a detector.
 """
 
 from __future__ import annotations
@@ -19,10 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from facecheck.contract import MODEL_FILE, Contract
-from facecheck.preprocess import model_input
+from facecheck.preprocess import centre_square, face_square, model_input
 
 # The model shipped in the repository, with its card and contract.
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "facecheck-v1"
+
+VERDICTS = ("fake", "real", "no-face", "too-small")
 
 
 def default_model_dir() -> Path:
@@ -30,7 +40,7 @@ def default_model_dir() -> Path:
 
 
 class Predictor:
-    def __init__(self, model, contract: Contract, batch_size: int = 64):
+    def __init__(self, model, contract: Contract, batch_size: int = 64, detector=None):
         import tensorflow as tf
 
         self.model = model
@@ -38,6 +48,11 @@ class Predictor:
         self.batch_size = batch_size
         # A traced call is ~10x cheaper than model.predict() at batch 1.
         self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self.detector = detector
+        if detector is None and contract.crop_rule == "face-box":
+            from facecheck.detector import Detector
+
+            self.detector = Detector.load(cfg=contract.detector, batch_size=batch_size)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike | None = None, batch_size: int = 64) -> Predictor:
@@ -51,6 +66,7 @@ class Predictor:
         model = keras.saving.load_model(model_dir / MODEL_FILE, compile=False)
         return cls(model, contract, batch_size=batch_size)
 
+    # -- the classifier ---------------------------------------------------------------------
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Fake-vs-real logits for model inputs (N x S x S x 3 float32), as the contract says."""
         batch = np.asarray(batch, np.float32)
@@ -71,21 +87,60 @@ class Predictor:
             return np.log(out[:, 1] + eps) - np.log(out[:, 0] + eps)
         return out.reshape(-1)
 
+    # -- the whole pipeline -----------------------------------------------------------------
+    def find_faces(self, images: list[np.ndarray]) -> list[list[dict]]:
+        """Per image, its faces: {"box": [x, y, w, h], "score", "square": crop square or None}."""
+        if self.detector is None:
+            out = []
+            for img in images:
+                sq = centre_square(img.shape[0], img.shape[1], self.contract.crop_margin)
+                out.append([{"box": list(sq), "score": None, "square": sq}])
+            return out
+        min_px = self.contract.detector["min_face_px"]
+        found = self.detector.detect_many(images)
+        out = []
+        for img, faces in zip(images, found, strict=True):
+            h, w = img.shape[:2]
+            listed = []
+            for f in faces:
+                box = [round(v, 1) for v in f["box"]]
+                big = f["box"][2] >= min_px
+                listed.append({"box": box, "score": round(f["score"], 4),
+                               "square": face_square(f["box"], self.contract, h, w) if big else None})
+            out.append(listed)
+        return out
+
     def predict(self, image: np.ndarray) -> dict:
         return self.predict_many([image])[0]
 
     def predict_many(self, images: list[np.ndarray]) -> list[dict]:
-        """Predict several RGB uint8 images, batching the model calls."""
+        """Predict several RGB uint8 images; detector and classifier calls are batched."""
         results = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
-            inputs, boxes = zip(*(model_input(img, self.contract) for img in chunk), strict=False)
-            probs = self.contract.probability(self.logits(np.stack(inputs)))
-            for box, p in zip(boxes, probs, strict=False):
-                p = float(p)
-                results.append({
-                    "faces": [{"box": list(box), "p_fake": p}],
-                    "p_fake": p,
-                    "verdict": self.contract.verdict(p),
-                })
+            faces = self.find_faces(chunk)
+            crops, where = [], []
+            for i, (img, fs) in enumerate(zip(chunk, faces, strict=True)):
+                for j, f in enumerate(fs):
+                    if f["square"] is not None:
+                        crops.append(model_input(img, self.contract, f["square"])[0])
+                        where.append((i, j))
+            probs = self.contract.probability(self.logits(np.stack(crops))) if crops else []
+            judged = {key: float(p) for key, p in zip(where, probs, strict=True)}
+            for i, fs in enumerate(faces):
+                results.append(self._result(fs, [judged.get((i, j)) for j in range(len(fs))]))
         return results
+
+    def _result(self, faces: list[dict], probs: list[float | None]) -> dict:
+        out_faces = []
+        for f, p in zip(faces, probs, strict=True):
+            face = {"box": f["box"], "score": f["score"], "p_fake": p,
+                    "verdict": "too-small" if p is None else self.contract.verdict(p)}
+            if f["square"] is not None:
+                face["crop"] = list(f["square"])
+            out_faces.append(face)
+        judged = [p for p in probs if p is not None]
+        if judged:
+            p = max(judged)
+            return {"faces": out_faces, "p_fake": p, "verdict": self.contract.verdict(p)}
+        return {"faces": out_faces, "p_fake": None, "verdict": "too-small" if faces else "no-face"}

@@ -105,23 +105,19 @@ def make_augment(contract: Contract, policy: str = "facecheck"):
         angle = d.uniform(-max_deg, max_deg) * (math.pi / 180.0)
         img = tf.cond(d.chance(0.2 if full else 0.5), lambda: _rotate(img, angle), lambda: img)
 
-        # Random framing, resized with the contract's op. Most crops keep the pool's framing and
-        # are only downscaled, like photos at inference; 30 % are tight crops (the framing of the
-        # UTKFace reals) and 20 % zoomed out on a mirrored border, for both classes alike, so
-        # that how tightly a face is framed says nothing about its label.
+        # Random framing, resized with the contract's op. The detector's crop rule gives most
+        # faces the pool's framing, but a face that fills its picture (the UTKFace reals, many
+        # web portraits) is cut tighter, since crops are never padded. So 25 % of crops are
+        # tighter (down to the UTKFace framing), for both classes alike, and the rest stay close
+        # to the rule's framing and are only downscaled, like photos at inference. Never zoomed
+        # out: inference crops never hold padding, so training crops hold none either.
         if full:
-            u = d.uniform()
-            frac = tf.where(u < 0.3, d.uniform(0.6, 0.8),
-                            tf.where(u < 0.5, d.uniform(1.1, 1.4), d.uniform(0.8, 1.0)))
+            frac = tf.where(d.chance(0.25), d.uniform(0.6, 0.88), d.uniform(0.88, 1.0))
         else:  # the reference recipe: small shifts only
             frac = d.uniform(0.88, 1.0)
-        pad = tf.cast(tf.math.ceil(0.2 * nf), tf.int32)
-        img = tf.pad(img, [[pad, pad], [pad, pad], [0, 0]], "SYMMETRIC")
         side = tf.cast(tf.round(nf * frac), tf.int32)
-        lo = tf.maximum(0, pad + tf.minimum(0, n - side))
-        hi = tf.minimum(2 * pad + n - side, pad + tf.maximum(0, n - side))
-        ox = lo + tf.cast(tf.floor(d.uniform() * tf.cast(hi - lo + 1, tf.float32)), tf.int32)
-        oy = lo + tf.cast(tf.floor(d.uniform() * tf.cast(hi - lo + 1, tf.float32)), tf.int32)
+        ox = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
+        oy = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
         img = tf.image.crop_to_bounding_box(img, oy, ox, side, side)
         img = tf.ensure_shape(resize(img, out, contract), (out, out, 3))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import sys
 from collections import Counter
@@ -96,7 +97,7 @@ def decode(samples: list[Sample], size: int, workers: int | None = None,
         return z["images"], [samples[i] for i in keep], failures
 
     from facecheck.contract import Contract
-    from facecheck.preprocess import crop_box, resize
+    from facecheck.preprocess import centre_square, resize
 
     contract = Contract()
 
@@ -105,7 +106,7 @@ def decode(samples: list[Sample], size: int, workers: int | None = None,
             img = load_image(s.path)
         except ImageError as e:
             return None, str(e)
-        x, y, w, h = crop_box(img.shape[0], img.shape[1], contract)
+        x, y, w, h = centre_square(img.shape[0], img.shape[1])
         img = img[y : y + h, x : x + w]
         if img.shape[0] != size:
             img = np.clip(np.round(resize(img, size, contract).numpy()), 0, 255).astype(np.uint8)
@@ -134,6 +135,59 @@ def decode(samples: list[Sample], size: int, workers: int | None = None,
                  failures=np.array(["\t".join(f) for f in failures], dtype=str))
         tmp.replace(cache_file)
     return images, [samples[i] for i in keep], failures
+
+
+def face_crops(images: np.ndarray, samples: list[Sample], contract, size: int,
+               cache: bool = True, progress: bool = True) -> tuple[np.ndarray, int]:
+    """Cut every decoded image down to its face as the predictor will (the contract's crop rule).
+
+    Returns (crops uint8 [N, size, size, 3], how many images had no face found). The largest
+    face is used; an image without a detectable face keeps its whole square (the pool's images are
+    face-centred already), and is counted.
+    """
+    if contract.crop_rule != "face-box":
+        return images, 0
+    key = hashlib.sha256(
+        f"{_cache_key(samples, images.shape[1])}|{size}|{contract.crop_scale}|{contract.crop_shift_y}|"
+        f"fit|{json.dumps(contract.detector, sort_keys=True)}".encode()).hexdigest()[:20]
+    cache_file = CACHE_DIR / f"faces-{key}.npz"
+    if cache and cache_file.exists():
+        z = np.load(cache_file)
+        return z["crops"], int(z["missing"])
+
+    from facecheck.detector import Detector
+    from facecheck.preprocess import cut_square, face_square, resize
+
+    detector = Detector.load(cfg=contract.detector, batch_size=64)
+    crops = np.zeros((len(images), size, size, 3), np.uint8)
+    missing = 0
+    step = 256
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(images), desc="faces", unit="img", file=sys.stderr)
+    for start in range(0, len(images), step):
+        chunk = images[start : start + step]
+        found = detector.detect_many(list(chunk))
+        for i, (img, faces) in enumerate(zip(chunk, found, strict=True)):
+            if faces:
+                face = max(faces, key=lambda f: f["box"][2])
+                crop = cut_square(img, face_square(face["box"], contract, *img.shape[:2]))
+            else:
+                missing += 1
+                crop = img
+            out = resize(crop, size, contract).numpy()
+            crops[start + i] = np.clip(np.round(out), 0, 255).astype(np.uint8)
+        if bar:
+            bar.update(len(chunk))
+    if bar:
+        bar.close()
+    if cache:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp.npz")
+        np.savez(tmp, crops=crops, missing=np.int64(missing))
+        tmp.replace(cache_file)
+    return crops, missing
 
 
 def _cache_key(samples: list[Sample], size: int) -> str:

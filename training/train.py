@@ -60,6 +60,9 @@ def parse_args(argv=None):
                     help="comma list source=multiplier on sampling shares ('' for none)")
     ap.add_argument("--cache-size", type=int, default=160,
                     help="side of the decoded square kept in memory before random crops")
+    ap.add_argument("--crop-rule", default="face-box", choices=("face-box", "centre-square"),
+                    help="what the model is trained to judge: detector face crops (default; what the "
+                         "predictor feeds it) or the whole centred square")
     ap.add_argument("--limit", type=int, default=0, help="use at most N images per split (tests)")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--no-cache", action="store_true", help="do not read/write the decode cache")
@@ -102,7 +105,7 @@ def build_train_dataset(images, samples, shares, augment, batch_size, seed):
 
 
 def eval_inputs(images, contract):
-    """Whole centred squares resized with the contract's op: what inference feeds the model."""
+    """Decoded crops resized with the contract's op: what inference feeds the model."""
     from facecheck.preprocess import resize
 
     out = []
@@ -125,13 +128,13 @@ def main(argv=None):
     import tensorflow as tf
 
     from training.augment import make_augment
-    from training.data import decode, describe, list_samples
+    from training.data import decode, describe, face_crops, list_samples
     from training.model import build_model, output_kind
 
     keras.utils.set_random_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    contract = Contract(architecture=args.arch, output=output_kind(args.arch))
+    contract = Contract(architecture=args.arch, output=output_kind(args.arch), crop_rule=args.crop_rule)
     multipliers = {}
     for item in filter(None, args.source_weights.split(",")):
         k, v = item.split("=")
@@ -148,6 +151,11 @@ def main(argv=None):
                                           progress=not args.quiet)
     val_x, val_s, val_fail = decode(val_s, args.cache_size, cache=not args.no_cache,
                                     progress=not args.quiet)
+    # Cut every image to its face the way the predictor will (the contract's crop rule).
+    train_x, train_noface = face_crops(train_x, train_s, contract, args.cache_size,
+                                       cache=not args.no_cache, progress=not args.quiet)
+    val_x, val_noface = face_crops(val_x, val_s, contract, args.cache_size,
+                                   cache=not args.no_cache, progress=not args.quiet)
     decode_s = time.time() - t0
     shares = sampling_shares(train_s, multipliers)
     config = {
@@ -158,6 +166,7 @@ def main(argv=None):
         "sampling_shares": {f"{k[0]}/{'fake' if k[1] else 'real'}": round(v, 4)
                             for k, v in sorted(shares.items())},
         "skipped_undecodable": {"train": len(train_fail), "val": len(val_fail)},
+        "no_face_found_kept_whole": {"train": train_noface, "val": val_noface},
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")

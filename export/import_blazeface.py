@@ -1,0 +1,116 @@
+"""Copy MediaPipe's BlazeFace weights from its .tflite file into the Keras rebuild, and prove it.
+
+    python -m export.import_blazeface [--tflite PATH] [--out models/detector]
+
+Without --tflite it fetches the mediapipe 0.10.14 wheel from PyPI (`pip download --no-deps`, the
+only release that still ships `face_detection_short_range.tflite`) into a temporary folder. The
+result, `models/detector/blazeface.keras`, is committed, so nothing downloads at run time. The
+script fails unless the Keras model reproduces TensorFlow Lite's outputs on random and real
+images (max |difference| below 1e-3 on logits and regressors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from facecheck.detector import BLOCKS, DETECTOR_DIR, DETECTOR_FILE, build_blazeface
+
+TFLITE_IN_WHEEL = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
+
+
+def fetch_tflite(workdir: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--only-binary=:all:", "mediapipe==0.10.14", "-d", str(workdir)], check=True)
+    wheel = next(workdir.glob("mediapipe-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extract(TFLITE_IN_WHEEL, workdir)
+    return workdir / TFLITE_IN_WHEEL
+
+
+def tflite_weights(path: Path) -> tuple[dict[str, np.ndarray], object]:
+    import tensorflow as tf
+
+    interp = tf.lite.Interpreter(
+        model_path=str(path),
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    weights = {}
+    for t in interp.get_tensor_details():
+        name = t["name"]
+        if name.endswith("/Kernel") or name.endswith("/Bias"):
+            weights[name] = interp.get_tensor(t["index"]).astype(np.float32)
+    return weights, interp
+
+
+def copy_weights(model, w: dict[str, np.ndarray]) -> None:
+    def conv(layer, prefix):
+        k = w[f"{prefix}/Kernel"]                      # (out, kh, kw, in)
+        layer.set_weights([k.transpose(1, 2, 3, 0), w[f"{prefix}/Bias"]])
+
+    conv(model.get_layer("stem"), "conv2d")
+    for i in range(len(BLOCKS)):
+        dw = w[f"depthwise_conv2d{'' if i == 0 else f'_{i}'}/Kernel"]   # (1, kh, kw, c)
+        model.get_layer(f"block{i}_dw").set_weights(
+            [dw[0][..., None], w[f"depthwise_conv2d{'' if i == 0 else f'_{i}'}/Bias"]])
+        conv(model.get_layer(f"block{i}_pw"), f"conv2d_{i + 1}")
+    for grid in (8, 16):
+        conv(model.get_layer(f"classificator_{grid}"), f"classificator_{grid}")
+        conv(model.get_layer(f"regressor_{grid}"), f"regressor_{grid}")
+
+
+def compare(model, interp, images: np.ndarray) -> float:
+    inp = interp.get_input_details()[0]["index"]
+    outs = {o["name"]: o["index"] for o in interp.get_output_details()}
+    worst = 0.0
+    for img in images:
+        interp.set_tensor(inp, (img[None] / 127.5 - 1.0).astype(np.float32))
+        interp.invoke()
+        reg_ref = interp.get_tensor(outs["regressors"])
+        cls_ref = interp.get_tensor(outs["classificators"])
+        reg, cls = model(img[None].astype(np.float32), training=False)
+        worst = max(worst, float(np.abs(np.asarray(reg) - reg_ref).max()),
+                    float(np.abs(np.asarray(cls) - cls_ref).max()))
+    return worst
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tflite", type=Path, help="face_detection_short_range.tflite (default: fetch from PyPI)")
+    ap.add_argument("--out", type=Path, default=DETECTOR_DIR, help="folder for blazeface.keras")
+    ap.add_argument("--check-images", type=Path, nargs="*", default=[],
+                    help="real images to compare on as well (any size; centre-cropped)")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.tflite or fetch_tflite(Path(tmp))
+        weights, interp = tflite_weights(path)
+        model = build_blazeface()
+        copy_weights(model, weights)
+
+        rng = np.random.default_rng(0)
+        images = [rng.uniform(0, 255, (128, 128, 3)) for _ in range(4)]
+        from facecheck.images import load_image
+        import tensorflow as tf
+        for p in args.check_images:
+            img = load_image(p)
+            images.append(tf.image.resize(img, (128, 128), antialias=True).numpy())
+        worst = compare(model, interp, np.stack(images).astype(np.float32))
+        print(f"max |keras - tflite| over {len(images)} images: {worst:.2e}")
+        if worst > 1e-3:
+            print("mismatch: not writing the model", file=sys.stderr)
+            return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / DETECTOR_FILE)
+    print(f"wrote {args.out / DETECTOR_FILE} ({model.count_params():,} parameters)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

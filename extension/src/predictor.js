@@ -1,0 +1,403 @@
+/* FaceCheck's predictor in JavaScript: image -> faces -> crops -> calibrated probabilities.
+ *
+ * The twin of facecheck/predictor.py (with facecheck/detector.py and facecheck/preprocess.py):
+ * the same BlazeFace weights and classifier (exported to TF.js graph models by export/tfjs.py),
+ * the same resize (TensorFlow's antialiased bilinear, i.e. ScaleAndTranslate with a triangle
+ * kernel, reimplemented below with the same weights and edge handling), the same crop rule and
+ * the same post-processing, all read from the one contract.json. tests/test_parity.py runs both
+ * on the same files and holds them together.
+ *
+ * No DOM and no chrome.* calls: it runs in the extension's service worker, in a page and in Node.
+ *
+ *   const predictor = await FaceCheckPredictor.load({tf, contract, classifier, detector});
+ *     // classifier / detector: the URL of a model.json, or a TF.js IOHandler
+ *   const result = await predictor.predict(imageData);   // {data: RGBA bytes, width, height}
+ *     // {faces: [{box: [x, y, w, h], score, pFake, verdict, crop}], pFake, verdict}
+ *   predictor.dispose();
+ *
+ * Verdicts: per face "fake", "real" or "too-small"; per image the most suspicious face's, or
+ * "too-small" (faces, none big enough) or "no-face".
+ */
+(function (root, factory) {
+  if (typeof module === 'object' && module.exports) {
+    module.exports = factory();
+  } else {
+    root.FaceCheckPredictor = factory();
+  }
+})(typeof self !== 'undefined' ? self : this, function () {
+  'use strict';
+
+  const DETECTOR_INPUT = 128;
+  const GRIDS = [[16, 2], [8, 6]]; // grid size, anchors per cell (BlazeFace short range)
+  const FLOAT_MIN = 1.1754943508222875e-38;
+
+  let anchorCache = null;
+  function anchors() {
+    if (anchorCache) return anchorCache;
+    const out = [];
+    for (const [grid, perCell] of GRIDS) {
+      for (let y = 0; y < grid; y++) {
+        for (let x = 0; x < grid; x++) {
+          for (let k = 0; k < perCell; k++) out.push([(x + 0.5) / grid, (y + 0.5) / grid]);
+        }
+      }
+    }
+    anchorCache = out;
+    return out;
+  }
+
+  // Round half up, like facecheck.preprocess._round.
+  const roundHalfUp = (v) => Math.floor(v + 0.5);
+
+  /* TensorFlow's ScaleAndTranslate weights (triangle kernel, antialias on, no translation):
+   * for each output index, the first source index and the normalised weights of its span. */
+  function resizeWeights(inSize, outSize) {
+    const invScale = inSize / outSize;
+    const kernelScale = Math.max(invScale, 1);
+    const starts = new Int32Array(outSize);
+    const weights = [];
+    for (let i = 0; i < outSize; i++) {
+      const sample = (i + 0.5) * invScale;
+      let start = Math.ceil(sample - kernelScale - 0.5);
+      let end = Math.floor(sample + kernelScale - 0.5);
+      start = Math.min(Math.max(start, 0), inSize - 1);
+      end = Math.min(Math.max(end, 0), inSize - 1) + 1;
+      const w = new Float64Array(end - start);
+      let sum = 0;
+      for (let j = start; j < end; j++) {
+        const v = Math.max(0, 1 - Math.abs((j + 0.5 - sample) / kernelScale));
+        w[j - start] = v;
+        sum += v;
+      }
+      if (Math.abs(sum) >= 1000 * FLOAT_MIN) for (let j = 0; j < w.length; j++) w[j] /= sum;
+      starts[i] = start;
+      weights.push(w);
+    }
+    return { starts, weights };
+  }
+
+  /* Resize the square (x, y, side) of an RGBA image to out x out x 3 floats; pixels outside the
+   * image count as black (the detector's letterbox). Values are not clipped. */
+  function resizeSquare(image, x, y, side, out, target, offset) {
+    const { data, width, height } = image;
+    const wts = resizeWeights(side, out);
+    // Horizontal pass: every source row of the square -> out columns.
+    const rows = new Float32Array(side * out * 3);
+    for (let r = 0; r < side; r++) {
+      const sy = y + r;
+      if (sy < 0 || sy >= height) continue; // black
+      const rowBase = sy * width * 4;
+      for (let o = 0; o < out; o++) {
+        const start = wts.starts[o];
+        const w = wts.weights[o];
+        let cr = 0, cg = 0, cb = 0;
+        for (let k = 0; k < w.length; k++) {
+          const sx = x + start + k;
+          if (sx < 0 || sx >= width) continue;
+          const p = rowBase + sx * 4;
+          cr += w[k] * data[p];
+          cg += w[k] * data[p + 1];
+          cb += w[k] * data[p + 2];
+        }
+        const q = (r * out + o) * 3;
+        rows[q] = cr;
+        rows[q + 1] = cg;
+        rows[q + 2] = cb;
+      }
+    }
+    // Vertical pass.
+    const dst = target || new Float32Array(out * out * 3);
+    const base = offset || 0;
+    for (let o = 0; o < out; o++) {
+      const start = wts.starts[o];
+      const w = wts.weights[o];
+      for (let c = 0; c < out; c++) {
+        let cr = 0, cg = 0, cb = 0;
+        for (let k = 0; k < w.length; k++) {
+          const q = ((start + k) * out + c) * 3;
+          cr += w[k] * rows[q];
+          cg += w[k] * rows[q + 1];
+          cb += w[k] * rows[q + 2];
+        }
+        const d = base + (o * out + c) * 3;
+        dst[d] = cr;
+        dst[d + 1] = cg;
+        dst[d + 2] = cb;
+      }
+    }
+    return dst;
+  }
+
+  /* Transparent pixels over white, as facecheck.images does for PNGs with alpha. */
+  function flattenAlpha(image) {
+    const { data, width, height } = image;
+    let opaque = true;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) { opaque = false; break; }
+    if (opaque) return image;
+    const out = new Uint8ClampedArray(data.length);
+    for (let i = 0; i < data.length; i += 4) {
+      const a = data[i + 3];
+      for (let c = 0; c < 3; c++) out[i + c] = Math.round((data[i + c] * a + 255 * (255 - a)) / 255);
+      out[i + 3] = 255;
+    }
+    return { data: out, width, height };
+  }
+
+  /* The squares (x, y, side) the detector looks at, in order (facecheck.detector.views). */
+  function views(height, width, cfg) {
+    const big = Math.max(height, width);
+    const small = Math.min(height, width);
+    const sides = [big, Math.floor(big * cfg.retry_zoom_out)];
+    const out = sides.map((s) => [Math.floor((width - s) / 2), Math.floor((height - s) / 2), s]);
+    if (big >= cfg.retry_centre_aspect * small) {
+      out.push([Math.floor((width - small) / 2), Math.floor((height - small) / 2), small]);
+    }
+    return out;
+  }
+
+  function iou(a, b) {
+    const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+    const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+    const inter = ix * iy;
+    const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    return inter / Math.max(union, 1e-12);
+  }
+
+  /* Raw detector outputs for one view -> faces in image pixels, weighted NMS, best first
+   * (facecheck.detector.decode). */
+  function decode(regs, logits, view, cfg) {
+    const [left, top, side] = view;
+    const anc = anchors();
+    const cands = [];
+    for (let i = 0; i < anc.length; i++) {
+      const z = Math.min(Math.max(logits[i], -100), 100);
+      const score = 1 / (1 + Math.exp(-z));
+      if (score < cfg.score_threshold) continue;
+      const r = regs.subarray(i * 16, i * 16 + 16);
+      const cx = r[0] / DETECTOR_INPUT + anc[i][0];
+      const cy = r[1] / DETECTOR_INPUT + anc[i][1];
+      const w = r[2] / DETECTOR_INPUT;
+      const h = r[3] / DETECTOR_INPUT;
+      const kps = [];
+      for (let k = 0; k < 6; k++) {
+        kps.push([r[4 + 2 * k] / DETECTOR_INPUT + anc[i][0], r[5 + 2 * k] / DETECTOR_INPUT + anc[i][1]]);
+      }
+      cands.push({ score, box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], kps });
+    }
+    cands.sort((a, b) => b.score - a.score); // stable, like numpy's stable argsort
+    const faces = [];
+    let remaining = cands;
+    while (remaining.length && faces.length < cfg.max_faces) {
+      const first = remaining[0];
+      const group = [];
+      const rest = [];
+      for (const c of remaining) (iou(first.box, c.box) > cfg.nms_iou ? group : rest).push(c);
+      let total = 0;
+      const box = [0, 0, 0, 0];
+      const kp = Array.from({ length: 6 }, () => [0, 0]);
+      for (const c of group) {
+        total += c.score;
+        for (let k = 0; k < 4; k++) box[k] += c.box[k] * c.score;
+        for (let k = 0; k < 6; k++) {
+          kp[k][0] += c.kps[k][0] * c.score;
+          kp[k][1] += c.kps[k][1] * c.score;
+        }
+      }
+      for (let k = 0; k < 4; k++) box[k] /= total;
+      remaining = rest;
+      faces.push({
+        box: [box[0] * side + left, box[1] * side + top, (box[2] - box[0]) * side, (box[3] - box[1]) * side],
+        score: first.score,
+        keypoints: kp.map(([x, y]) => [(x / total) * side + left, (y / total) * side + top]),
+      });
+    }
+    return faces;
+  }
+
+  /* Detector box -> the square the classifier judges (facecheck.preprocess.face_square). */
+  function faceSquare(box, contract, height, width) {
+    const [x, y, w, h] = box;
+    const side = Math.min(Math.max(1, roundHalfUp(w * contract.crop_scale)), height, width);
+    const cx = x + w / 2;
+    const cy = y + h / 2 + contract.crop_shift_y * w;
+    const x0 = Math.min(Math.max(roundHalfUp(cx - side / 2), 0), width - side);
+    const y0 = Math.min(Math.max(roundHalfUp(cy - side / 2), 0), height - side);
+    return [x0, y0, side, side];
+  }
+
+  function centreSquare(height, width, margin) {
+    const side = Math.max(1, Math.round(Math.min(height, width) * (1 - margin)));
+    return [Math.floor((width - side) / 2), Math.floor((height - side) / 2), side, side];
+  }
+
+  const round1 = (v) => Math.round(v * 10) / 10;
+  const round4 = (v) => Math.round(v * 1e4) / 1e4;
+
+  class Predictor {
+    constructor(tf, contract, classifier, detector) {
+      this.tf = tf;
+      this.contract = contract;
+      this.classifier = classifier;
+      this.detector = detector;
+      this.cfg = contract.detector;
+      this.version = contract.model_version;
+    }
+
+    static async load({ tf, contract, classifier, detector }) {
+      if (!tf) throw new Error('FaceCheckPredictor.load needs {tf}');
+      if (!contract || contract.format !== 'facecheck-contract/1') {
+        throw new Error('not a facecheck-contract/1 contract');
+      }
+      if (!(contract.resize_method === 'bilinear' && contract.resize_antialias)) {
+        throw new Error('this predictor implements the antialiased bilinear resize only');
+      }
+      const cls = await tf.loadGraphModel(classifier);
+      const det = contract.crop_rule === 'face-box' ? await tf.loadGraphModel(detector) : null;
+      const p = new Predictor(tf, contract, cls, det);
+      p.warmup();
+      return p;
+    }
+
+    warmup() {
+      const tf = this.tf;
+      const s = this.contract.input_size;
+      tf.tidy(() => {
+        this.classifier.execute(tf.zeros([1, s, s, 3]));
+        if (this.detector) this.detector.execute(tf.zeros([1, DETECTOR_INPUT, DETECTOR_INPUT, 3]));
+      });
+    }
+
+    dispose() {
+      this.classifier.dispose();
+      if (this.detector) this.detector.dispose();
+    }
+
+    /* Detector outputs for a batch of 128x128 inputs: [{regs: Float32Array, logits}]. */
+    runDetector(inputs) {
+      const tf = this.tf;
+      const n = inputs.length;
+      const flat = new Float32Array(n * DETECTOR_INPUT * DETECTOR_INPUT * 3);
+      inputs.forEach((a, i) => flat.set(a, i * a.length));
+      const outs = tf.tidy(() => {
+        const x = tf.tensor4d(flat, [n, DETECTOR_INPUT, DETECTOR_INPUT, 3]);
+        let res = this.detector.execute(x);
+        if (!Array.isArray(res)) res = [res];
+        return res;
+      });
+      let regs = null, logits = null;
+      for (const t of outs) {
+        const last = t.shape[t.shape.length - 1];
+        if (last === 16) regs = t.dataSync();
+        else if (last === 1) logits = t.dataSync();
+        t.dispose();
+      }
+      const per = 896;
+      return Array.from({ length: n }, (_, i) => ({
+        regs: regs.subarray(i * per * 16, (i + 1) * per * 16),
+        logits: logits.subarray(i * per, (i + 1) * per),
+      }));
+    }
+
+    /* Faces in image pixels: the whole picture first, then the retry views while none is found. */
+    detect(image) {
+      for (const view of views(image.height, image.width, this.cfg)) {
+        const input = resizeSquare(image, view[0], view[1], view[2], DETECTOR_INPUT);
+        const [{ regs, logits }] = this.runDetector([input]);
+        const faces = decode(regs, logits, view, this.cfg);
+        if (faces.length) return faces;
+      }
+      return [];
+    }
+
+    /* Classifier logits for face squares of one image (flip-averaged when the contract says). */
+    logits(image, squares) {
+      const tf = this.tf;
+      const s = this.contract.input_size;
+      const n = squares.length;
+      const flat = new Float32Array(n * s * s * 3);
+      const [lo, hi] = this.contract.value_range;
+      squares.forEach(([x, y, side], i) => resizeSquare(image, x, y, side, s, flat, i * s * s * 3));
+      for (let i = 0; i < flat.length; i++) {
+        flat[i] = Math.min(Math.max(flat[i], 0), 255) * ((hi - lo) / 255) + lo;
+      }
+      const raw = tf.tidy(() => {
+        let x = tf.tensor4d(flat, [n, s, s, 3]);
+        if (this.contract.test_time_flip) x = tf.concat([x, tf.reverse(x, 2)], 0);
+        return this.classifier.execute(x);
+      });
+      const out = raw.dataSync();
+      raw.dispose();
+      const m = this.contract.test_time_flip ? 2 : 1;
+      const z = new Float64Array(n);
+      for (let k = 0; k < m; k++) {
+        for (let i = 0; i < n; i++) {
+          let v;
+          if (this.contract.output === 'softmax2') {
+            const j = (k * n + i) * 2;
+            v = Math.log(out[j + 1] + 1e-7) - Math.log(out[j] + 1e-7);
+          } else {
+            v = out[k * n + i];
+          }
+          z[i] += v / m;
+        }
+      }
+      return z;
+    }
+
+    probability(z) {
+      return 1 / (1 + Math.exp(-z / this.contract.temperature));
+    }
+
+    verdict(p) {
+      return p >= this.contract.threshold ? 'fake' : 'real';
+    }
+
+    /* image: {data: RGBA Uint8ClampedArray/Uint8Array, width, height}. */
+    async predict(image) {
+      if (!image || !image.data || !(image.width > 0) || !(image.height > 0)) {
+        throw new Error('predict() needs {data, width, height}');
+      }
+      if (image.data.length !== image.width * image.height * 4) {
+        throw new Error('image data must be RGBA, width * height * 4 bytes');
+      }
+      image = flattenAlpha(image);
+      const { width, height } = image;
+      let faces;
+      if (this.detector) {
+        faces = this.detect(image).map((f) => {
+          const big = f.box[2] >= this.cfg.min_face_px;
+          return {
+            box: f.box.map(round1),
+            score: round4(f.score),
+            square: big ? faceSquare(f.box, this.contract, height, width) : null,
+          };
+        });
+      } else {
+        const sq = centreSquare(height, width, this.contract.crop_margin);
+        faces = [{ box: sq, score: null, square: sq }];
+      }
+      const judged = faces.filter((f) => f.square);
+      const z = judged.length ? this.logits(image, judged.map((f) => f.square)) : [];
+      judged.forEach((f, i) => { f.pFake = this.probability(z[i]); });
+      const out = faces.map((f) => ({
+        box: f.box,
+        score: f.score,
+        pFake: f.square ? f.pFake : null,
+        verdict: f.square ? this.verdict(f.pFake) : 'too-small',
+        ...(f.square ? { crop: f.square } : {}),
+      }));
+      if (judged.length) {
+        const p = Math.max(...judged.map((f) => f.pFake));
+        return { faces: out, pFake: p, verdict: this.verdict(p), modelVersion: this.version };
+      }
+      return { faces: out, pFake: null, verdict: faces.length ? 'too-small' : 'no-face', modelVersion: this.version };
+    }
+  }
+
+  return {
+    load: Predictor.load,
+    Predictor,
+    // Exposed for tests.
+    internals: { resizeWeights, resizeSquare, views, decode, faceSquare, anchors, flattenAlpha },
+  };
+});
