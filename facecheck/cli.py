@@ -23,9 +23,10 @@ def scan_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="facecheck scan",
         description="Check every image under the given files and folders (recursive) and report, "
-        "per image, the number of faces judged, p_fake (calibrated probability that the face is "
-        "GAN-generated), and the verdict at the model's stored threshold. Unreadable files get an "
-        "error row; the scan goes on.")
+        "per image, the number of faces found, p_fake (calibrated probability that its most "
+        "suspicious face is GAN-generated), and the verdict at the model's stored threshold: "
+        "fake, real, no-face (no face found: never a guess), too-small (faces too small to judge) "
+        "or error (unreadable file, with the reason; the scan goes on).")
     ap.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
     ap.add_argument("--csv", metavar="OUT.csv", help="write one row per image: " + ",".join(CSV_COLUMNS))
     ap.add_argument("--json", metavar="OUT.json",

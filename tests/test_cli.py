@@ -46,7 +46,14 @@ def test_scan_json_has_full_detail(tmp_path, tiny_model):
         "threshold"]
     assert [r["path"] for r in doc["results"]] == [str(f) for f in files]
     for r in doc["results"]:
-        assert r["faces"][0]["box"] == [0, 0, 300, 300]
+        # One face, found by the detector inside the 300x300 picture, and its crop square.
+        assert len(r["faces"]) == 1
+        face = r["faces"][0]
+        x, y, w, h = face["box"]
+        assert 0.25 * 300 < w < 300 and -10 < x and x + w < 310 and -10 < y and y + h < 310
+        cx, cy, side, _ = face["crop"]
+        assert cx >= 0 and cy >= 0 and cx + side <= 300 and cy + side <= 300 and side > w
+        assert face["score"] > 0.5 and face["p_fake"] == r["p_fake"]
 
 
 def test_scan_verdicts_follow_the_stored_threshold(tmp_path, tiny_model):

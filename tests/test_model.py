@@ -5,7 +5,7 @@ from facecheck.contract import Contract
 from facecheck.images import load_image
 from facecheck.predictor import Predictor
 from facecheck.preprocess import model_input
-from tests.conftest import fixture_faces
+from tests.conftest import FIXTURES, fixture_faces
 from training.model import build_model
 
 
@@ -54,10 +54,9 @@ def test_default_model_loss_falls_when_trained_on_fixture_faces():
     m = build_model("facecheck")
     m.compile(optimizer=keras.optimizers.Adam(1e-3),
               loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    first = float(m.evaluate(x, y, verbose=0))
-    m.fit(x, y, epochs=12, batch_size=16, verbose=0)
-    last = float(m.evaluate(x, y, verbose=0))
-    assert last < first * 0.8, (first, last)
+    # Training-mode loss: BatchNorm's moving averages lag far behind in a handful of steps.
+    hist = m.fit(x, y, epochs=15, batch_size=16, verbose=0).history["loss"]
+    assert hist[-1] < hist[0] * 0.8, hist
 
 
 def test_save_reload_predict_agree(tiny_model):
@@ -80,19 +79,65 @@ def test_predictor_output_shape(tiny_model):
     assert set(res) == {"faces", "p_fake", "verdict"}
     assert res["verdict"] in ("fake", "real")
     (face,) = res["faces"]
-    assert face["box"] == [0, 0, 300, 300]
-    assert face["p_fake"] == res["p_fake"]
+    assert set(face) == {"box", "score", "p_fake", "verdict", "crop"}
+    assert face["p_fake"] == res["p_fake"] and face["verdict"] == res["verdict"]
     expected = "fake" if res["p_fake"] >= pred.contract.threshold else "real"
     assert res["verdict"] == expected
+
+
+def test_no_face_is_never_guessed(tiny_model):
+    pred = Predictor.load(tiny_model)
+    for path in sorted((FIXTURES / "noface").glob("*.jpg"))[:6]:
+        res = pred.predict(load_image(path))
+        assert res == {"faces": [], "p_fake": None, "verdict": "no-face"}, path
+
+
+def test_faces_below_the_minimum_size_are_reported_not_judged(tiny_model):
+    pred = Predictor.load(tiny_model)
+    pred.contract.detector["min_face_px"] = 10_000
+    res = pred.predict(load_image(fixture_faces("fake")[0]))
+    assert res["verdict"] == "too-small" and res["p_fake"] is None
+    assert [f["verdict"] for f in res["faces"]] == ["too-small"]
+    assert res["faces"][0]["p_fake"] is None and "crop" not in res["faces"][0]
+
+
+def test_several_faces_each_judged_image_takes_the_most_suspicious(tiny_model):
+    from PIL import Image
+
+    files = fixture_faces("real")[:2] + fixture_faces("fake")[:2]
+    montage = Image.new("RGB", (600, 600))
+    for i, f in enumerate(files):
+        montage.paste(Image.open(f).convert("RGB"), ((i % 2) * 300, (i // 2) * 300))
+    pred = Predictor.load(tiny_model)
+    res = pred.predict(np.asarray(montage))
+    assert len(res["faces"]) == 4
+    # One face per tile of the montage.
+    tiles = {(int((x + w / 2) // 300), int((y + h / 2) // 300)) for x, y, w, h in (f["box"] for f in res["faces"])}
+    assert tiles == {(0, 0), (1, 0), (0, 1), (1, 1)}
+    assert res["p_fake"] == max(f["p_fake"] for f in res["faces"])
 
 
 @pytest.mark.parametrize("shape,box", [((300, 300), (0, 0, 300, 300)),
                                        ((200, 400), (100, 0, 200, 200)),
                                        ((401, 100), (0, 150, 100, 100))])
-def test_crop_box_is_the_centred_square(shape, box):
+def test_centre_square_rule(shape, box):
     from facecheck.preprocess import crop_box
 
-    assert crop_box(*shape, Contract()) == box
+    assert crop_box(*shape, Contract(crop_rule="centre-square")) == box
+
+
+def test_face_crop_rule():
+    from facecheck.preprocess import face_square
+
+    c = Contract(crop_scale=2.0, crop_shift_y=-0.25)
+    # Inside the picture: side = 2 x box width, centre moved up by a quarter of the width.
+    assert face_square((100, 100, 50, 50), c, 400, 400) == (75, 63, 100, 100)
+    # At an edge: moved inside, never padded.
+    assert face_square((0, 0, 50, 50), c, 400, 400) == (0, 0, 100, 100)
+    assert face_square((370, 370, 30, 30), c, 400, 400) == (340, 340, 60, 60)
+    # Bigger than the picture: shrunk to fit.
+    assert face_square((10, 10, 180, 180), c, 200, 300) == (0, 0, 200, 200)
+    assert face_square((100, 10, 180, 180), c, 200, 300) == (90, 0, 200, 200)
 
 
 def test_shipped_model_on_the_fixture_faces():

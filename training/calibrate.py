@@ -49,11 +49,12 @@ def main(argv=None):
     ap.add_argument("--model-version", help="also set the contract's model_version")
     args = ap.parse_args(argv)
     from facecheck.predictor import Predictor
-    from training.data import decode, list_samples
+    from training.data import decode, face_crops, list_samples
     from training.train import eval_inputs
 
     predictor = Predictor.load(args.model)
     images, samples, _ = decode(list_samples(args.data, args.split), args.cache_size)
+    images, _ = face_crops(images, samples, predictor.contract, args.cache_size)
     report, _ = calibrate(predictor, eval_inputs(images, predictor.contract),
                           np.array([s.label for s in samples]))
     if args.model_version:

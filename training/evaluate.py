@@ -5,7 +5,9 @@
     (the same as `facecheck evaluate ...`; --model defaults to the shipped model)
 
 Every image goes through the same path as `facecheck scan`: facecheck.images.load_image, then the
-Predictor. Writes metrics.json (accuracy, balanced accuracy, ROC AUC, real-acc, fake-acc, overall
+Predictor (face detection, the crop rule, the classifier). Accuracy, AUC and calibration are over
+the images where a face was judged; `not_judged` counts the rest (no face found or too small) and
+`accuracy_all` counts them as errors. Writes metrics.json (accuracy, balanced accuracy, ROC AUC, real-acc, fake-acc, overall
 and per source, for each condition), predictions.csv, roc.png and confusion.png, and prints the
 tables. Conditions: the clean images, then the same images re-encoded as JPEG at quality 90/70/50,
 downscaled to 0.5x and 0.25x and back, and Gaussian-blurred.
@@ -109,18 +111,20 @@ def main(argv=None) -> dict:
         for start in tqdm(range(0, len(kept), args.batch_size), desc=cond, file=sys.stderr,
                           disable=args.quiet):
             chunk = [degrade(img, cond) for _, img in kept[start : start + args.batch_size]]
-            p.extend(r["p_fake"] for r in predictor.predict_many(chunk))
-        p = np.array(p)
+            p.extend(np.nan if r["p_fake"] is None else r["p_fake"]
+                     for r in predictor.predict_many(chunk))
+        p = np.array(p, np.float64)
         p_by_condition[cond] = p
         report["conditions"][cond] = {
-            "overall": M.binary_report(y, p, threshold),
-            "per_source": {src: M.binary_report(y[sources == src], p[sources == src], threshold)
+            "overall": scored_report(y, p, threshold),
+            "per_source": {src: scored_report(y[sources == src], p[sources == src], threshold)
                            for src in sorted(set(sources))},
         }
     if "clean" in p_by_condition:
         p = p_by_condition["clean"]
-        report["calibration"] = {"ece": M.expected_calibration_error(y, p)}
-        _plots(y, p, sources, threshold, out)
+        judged = ~np.isnan(p)
+        report["calibration"] = {"ece": M.expected_calibration_error(y[judged], p[judged])}
+        _plots(y[judged], p[judged], sources[judged], threshold, out)
     with open(out / "predictions.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "label", "source"] + [f"p_fake_{c}" for c in conditions])
@@ -130,6 +134,18 @@ def main(argv=None) -> dict:
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(format_report(report))
     return report
+
+
+def scored_report(y, p, threshold) -> dict:
+    """binary_report over the images where a face was judged, plus how many were not judged
+    (no face found, or too small) and the accuracy counting those as errors."""
+    judged = ~np.isnan(p)
+    rep = M.binary_report(y[judged], p[judged], threshold)
+    rep["n_total"] = int(len(y))
+    rep["not_judged"] = int((~judged).sum())
+    acc = rep.get("accuracy")
+    rep["accuracy_all"] = None if acc is None or not len(y) else acc * judged.sum() / len(y)
+    return rep
 
 
 def predictor_dir(args):
@@ -146,7 +162,8 @@ def format_report(report: dict) -> str:
     lines = [f"{report['data']} (split={report['split']}), {report['n_images']} images, "
              f"{len(report['failures'])} unreadable; model {report['model_version']}, "
              f"threshold {report['threshold']:.3f}"]
-    head = f"{'':28s} {'n':>5s} {'acc':>6s} {'b-acc':>6s} {'AUC':>6s} {'real':>6s} {'fake':>6s}"
+    head = (f"{'':28s} {'n':>5s} {'acc':>6s} {'b-acc':>6s} {'AUC':>6s} {'real':>6s} {'fake':>6s}"
+            f" {'no face':>7s}")
     clean = report["conditions"].get("clean")
     if clean:
         lines += ["", "clean images, by source:", head]
@@ -155,13 +172,13 @@ def format_report(report: dict) -> str:
             auc = "   -  " if r["auc"] is None else f"{r['auc']:.4f}"
             lines.append(f"{name:28s} {r['n']:5d} {_pct(r['accuracy'])} "
                          f"{_pct(r['balanced_accuracy'])} {auc} {_pct(r['real_acc'])} "
-                         f"{_pct(r['fake_acc'])}")
+                         f"{_pct(r['fake_acc'])} {r.get('not_judged', 0):7d}")
     lines += ["", "robustness (all sources):", head]
     for cond, res in report["conditions"].items():
         r = res["overall"]
         auc = "   -  " if r["auc"] is None else f"{r['auc']:.4f}"
         lines.append(f"{cond:28s} {r['n']:5d} {_pct(r['accuracy'])} {_pct(r['balanced_accuracy'])}"
-                     f" {auc} {_pct(r['real_acc'])} {_pct(r['fake_acc'])}")
+                     f" {auc} {_pct(r['real_acc'])} {_pct(r['fake_acc'])} {r.get('not_judged', 0):7d}")
     if "calibration" in report:
         lines.append(f"\nexpected calibration error (clean): {report['calibration']['ece']:.4f}")
     return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""Real Chromium for tests (Playwright), and a tiny static HTTP server on 127.0.0.1.
+
+Chromium: $FACECHECK_CHROMIUM if set, else Debian's /usr/bin/chromium (CI installs it with apt),
+else Playwright's own download (`playwright install chromium`, on machines with internet).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TFJS = ROOT / "extension" / "node_modules" / "@tensorflow"
+
+# Flags that keep Chromium quiet and working headless as root on a 2-core box without a GPU.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_executable() -> str | None:
+    """Path of the Chromium to use, or None for Playwright's bundled one."""
+    env = os.environ.get("FACECHECK_CHROMIUM")
+    if env:
+        return env
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+        if path:
+            return path
+    return None
+
+
+class StaticServer:
+    """Serve several folders under URL prefixes ({"/model/": Path, ...}) on a free local port."""
+
+    def __init__(self, routes: dict[str, Path], pages: dict[str, str] | None = None):
+        self.routes = {k: Path(v) for k, v in routes.items()}
+        self.pages = pages or {}
+        handler = functools.partial(_Handler, server_routes=self)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".wasm": "application/wasm", ".js": "text/javascript", ".json": "application/json"}
+
+    def __init__(self, *args, server_routes: StaticServer, **kwargs):
+        self.server_routes = server_routes
+        super().__init__(*args, directory=str(ROOT), **kwargs)
+
+    def translate_path(self, path):
+        path = path.split("?", 1)[0]
+        for prefix, folder in self.server_routes.routes.items():
+            if path.startswith(prefix):
+                return str(folder / path[len(prefix):])
+        return str(ROOT / "__nothing__")
+
+    def do_GET(self):
+        page = self.server_routes.pages.get(self.path.split("?", 1)[0])
+        if page is not None:
+            body = page.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+HARNESS = """<!doctype html><meta charset="utf-8"><title>FaceCheck predictor harness</title>
+<script src="/tfjs/tfjs-core/dist/tf-core.es2017.min.js"></script>
+<script src="/tfjs/tfjs-converter/dist/tf-converter.es2017.min.js"></script>
+<script src="/tfjs/tfjs-backend-wasm/dist/tf-backend-wasm.es2017.min.js"></script>
+<script src="/src/predictor.js"></script>
+<script>
+async function setup() {
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  tf.wasm.setWasmPaths('/tfjs/tfjs-backend-wasm/dist/');
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const contract = await (await fetch('/model/contract.json')).json();
+  window.predictor = await FaceCheckPredictor.load({
+    tf, contract, classifier: '/model/classifier/model.json', detector: '/model/detector/model.json'});
+  return tf.getBackend();
+}
+async function decode(url) {
+  const blob = await (await fetch(url)).blob();
+  const bmp = await createImageBitmap(blob, {colorSpaceConversion: 'none',
+                                             premultiplyAlpha: 'none', imageOrientation: 'from-image'});
+  const canvas = new OffscreenCanvas(bmp.width, bmp.height);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(bmp, 0, 0);
+  bmp.close();
+  return ctx.getImageData(0, 0, canvas.width, canvas.height);
+}
+function b64(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+async function runAll(urls, pixelsFor) {
+  const out = [];
+  const before = tf.memory().numTensors;
+  for (const url of urls) {
+    const img = await decode(url);
+    const t0 = performance.now();
+    const res = await predictor.predict(img);
+    const ms = performance.now() - t0;
+    const item = {url, ms, width: img.width, height: img.height, result: res};
+    if (pixelsFor.includes(url)) item.rgba = b64(new Uint8Array(img.data.buffer));
+    out.push(item);
+  }
+  return {items: out, tensorsBefore: before, tensorsAfter: tf.memory().numTensors};
+}
+</script>"""
+
+
+def run_js_predictor(export_dir: Path, files: list[Path], pixels_for: tuple[Path, ...] = (),
+                     repeat: int = 1) -> dict:
+    """Run extension/src/predictor.js in headless Chromium (wasm backend) on image files.
+
+    Returns {"backend", "items": [{"url", "ms", "width", "height", "result", "rgba"?}], tensor counts}.
+    `repeat` > 1 runs the whole list again (warm timings) and keeps the last run."""
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(os.path.commonpath([str(Path(f).resolve().parent) for f in files]))
+    urls = [f"/images/{Path(f).resolve().relative_to(folder).as_posix()}" for f in files]
+    want = [u for f, u in zip(files, urls, strict=True) if Path(f) in set(map(Path, pixels_for))]
+    routes = {"/tfjs/": TFJS, "/src/": ROOT / "extension" / "src", "/model/": Path(export_dir),
+              "/images/": folder}
+    with StaticServer(routes, {"/harness.html": HARNESS}) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{server.url}/harness.html")
+            backend = page.evaluate("setup()")
+            out = None
+            for _ in range(max(1, repeat)):
+                out = page.evaluate("([u, p]) => runAll(u, p)", [urls, want])
+            if errors:
+                raise RuntimeError(f"page errors: {errors}")
+        finally:
+            browser.close()
+    out["backend"] = backend
+    for item, f in zip(out["items"], files, strict=True):
+        item["path"] = str(f)
+    return out
