@@ -8,31 +8,44 @@ DATA ?= ../shared/data
 RUN ?= runs/facecheck-v1
 MODEL ?= models/facecheck-v1
 
-.PHONY: setup run test lint train train-reference evaluate benchmark ship clean
+NODE_STAMP := extension/node_modules/.installed
 
-setup: $(STAMP)
+.PHONY: setup run test lint train train-reference evaluate benchmark ship export clean
+
+setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "FaceCheck needs Python 3.11 (TensorFlow 2.19); set PYTHON=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,export]'
 	touch $@
+
+## TF.js, its wasm backend and nothing else, from npm (pinned in extension/package-lock.json).
+$(NODE_STAMP): extension/package.json extension/package-lock.json
+	cd extension && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The classifier and the face detector as TF.js graph models, with the contract, in build/model.
+export: setup
+	$(BIN)/python -m export.tfjs --model $(MODEL) --out build/model
 
 ## The main job on the shipped model: scan the bundled sample faces and print the table.
 run: setup
 	$(BIN)/facecheck scan tests/fixtures/faces --csv reports/sample-scan.csv --table
 	@echo "wrote reports/sample-scan.csv"
 
+LINTED := facecheck training export benchmarks tests
+
 test: setup
-	$(BIN)/ruff check facecheck training tests
+	$(BIN)/ruff check $(LINTED)
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check facecheck training tests
+	$(BIN)/ruff check $(LINTED)
 
-## Retrain the shipped model from scratch (about 40 minutes on 2 CPU cores), into $(RUN).
+## Retrain the shipped model from scratch (about 50 minutes on 2 CPU cores), into $(RUN).
 train: setup
 	$(BIN)/facecheck train --data $(DATA)/faces/manifest.csv --out $(RUN)
 

@@ -82,7 +82,8 @@ def compare(model, interp, images: np.ndarray) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tflite", type=Path, help="face_detection_short_range.tflite (default: fetch from PyPI)")
+    ap.add_argument("--tflite", type=Path,
+                    help="face_detection_short_range.tflite (default: fetch from PyPI)")
     ap.add_argument("--out", type=Path, default=DETECTOR_DIR, help="folder for blazeface.keras")
     ap.add_argument("--check-images", type=Path, nargs="*", default=[],
                     help="real images to compare on as well (any size; centre-cropped)")
@@ -96,8 +97,9 @@ def main(argv=None) -> int:
 
         rng = np.random.default_rng(0)
         images = [rng.uniform(0, 255, (128, 128, 3)) for _ in range(4)]
-        from facecheck.images import load_image
         import tensorflow as tf
+
+        from facecheck.images import load_image
         for p in args.check_images:
             img = load_image(p)
             images.append(tf.image.resize(img, (128, 128), antialias=True).numpy())

@@ -68,7 +68,8 @@ def resize(images: tf.Tensor, size: int, contract: Contract) -> tf.Tensor:
     )
 
 
-def resize_array(image: np.ndarray, size: int, method: str = "bilinear", antialias: bool = True) -> np.ndarray:
+def resize_array(image: np.ndarray, size: int, method: str = "bilinear",
+                 antialias: bool = True) -> np.ndarray:
     """One H x W x 3 image -> size x size x 3 float32 (values unclipped), the shared resize op."""
     out = tf.image.resize(tf.cast(image, tf.float32), (size, size), method=method, antialias=antialias)
     return out.numpy()
@@ -79,7 +80,8 @@ def to_model_range(x: np.ndarray, contract: Contract) -> np.ndarray:
     return np.clip(x, 0.0, 255.0) * ((hi - lo) / 255.0) + lo
 
 
-def model_input(image: np.ndarray, contract: Contract, square=None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def model_input(image: np.ndarray, contract: Contract,
+                square=None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """One RGB uint8 image -> (input_size x input_size x 3 float32 crop, the square judged).
 
     `square` is a face square (from face_square); without one the contract's centre square."""

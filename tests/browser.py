@@ -112,7 +112,9 @@ async function decode(url) {
 }
 function b64(bytes) {
   let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
   return btoa(s);
 }
 async function runAll(urls, pixelsFor) {

@@ -112,7 +112,8 @@ def test_several_faces_each_judged_image_takes_the_most_suspicious(tiny_model):
     res = pred.predict(np.asarray(montage))
     assert len(res["faces"]) == 4
     # One face per tile of the montage.
-    tiles = {(int((x + w / 2) // 300), int((y + h / 2) // 300)) for x, y, w, h in (f["box"] for f in res["faces"])}
+    boxes = [f["box"] for f in res["faces"]]
+    tiles = {(int((x + w / 2) // 300), int((y + h / 2) // 300)) for x, y, w, h in boxes}
     assert tiles == {(0, 0), (1, 0), (0, 1), (1, 1)}
     assert res["p_fake"] == max(f["p_fake"] for f in res["faces"])
 

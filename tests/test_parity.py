@@ -43,7 +43,8 @@ def parity_cases(folder):
         png = folder / f"{p.stem}.png"
         Image.open(p).save(png)
         files.append(png)
-    tiles = [Image.open(p).convert("RGB").resize((200, 200)) for p in (real[14], fake[14], real[15], fake[15])]
+    tiles = [Image.open(p).convert("RGB").resize((200, 200))
+             for p in (real[14], fake[14], real[15], fake[15])]
     montage = Image.new("RGB", (400, 400))
     for i, t in enumerate(tiles):
         montage.paste(t, ((i % 2) * 200, (i // 2) * 200))
@@ -53,7 +54,8 @@ def parity_cases(folder):
     portrait.paste(Image.open(fake[15]).convert("RGB").resize((1200, 1200), Image.LANCZOS), (200, 500))
     portrait.save(folder / "large_portrait.jpg", quality=90)
     files.append(folder / "large_portrait.jpg")
-    Image.open(real[15]).convert("RGB").resize((72, 72), Image.LANCZOS).save(folder / "thumbnail.jpg", quality=85)
+    thumb = Image.open(real[15]).convert("RGB").resize((72, 72), Image.LANCZOS)
+    thumb.save(folder / "thumbnail.jpg", quality=85)
     files.append(folder / "thumbnail.jpg")
     files += sorted((FIXTURES / "noface").glob("*.jpg"))[:3]
     return files
@@ -107,7 +109,8 @@ def test_browser_jpeg_decoding_is_close_to_pil(exported):
     js = run_js_predictor(exported, files, pixels_for=tuple(files))
     diffs = []
     for item in js["items"]:
-        rgba = np.frombuffer(base64.b64decode(item["rgba"]), np.uint8).reshape(item["height"], item["width"], 4)
+        rgba = np.frombuffer(base64.b64decode(item["rgba"]), np.uint8)
+        rgba = rgba.reshape(item["height"], item["width"], 4)
         diffs.append(np.abs(rgba[..., :3].astype(int) - load_image(item["path"]).astype(int)))
     d = np.concatenate([x.ravel() for x in diffs])
     assert d.mean() < 1.0 and np.percentile(d, 99.9) <= 8, (d.mean(), d.max())

@@ -7,10 +7,10 @@
 Every image goes through the same path as `facecheck scan`: facecheck.images.load_image, then the
 Predictor (face detection, the crop rule, the classifier). Accuracy, AUC and calibration are over
 the images where a face was judged; `not_judged` counts the rest (no face found or too small) and
-`accuracy_all` counts them as errors. Writes metrics.json (accuracy, balanced accuracy, ROC AUC, real-acc, fake-acc, overall
-and per source, for each condition), predictions.csv, roc.png and confusion.png, and prints the
-tables. Conditions: the clean images, then the same images re-encoded as JPEG at quality 90/70/50,
-downscaled to 0.5x and 0.25x and back, and Gaussian-blurred.
+`accuracy_all` counts them as errors. Writes metrics.json (accuracy, balanced accuracy, ROC AUC,
+real-acc, fake-acc, overall and per source, for each condition), predictions.csv, roc.png and
+confusion.png, and prints the tables. Conditions: the clean images, then the same images
+re-encoded as JPEG at quality 90/70/50, downscaled to 0.5x and 0.25x and back, and blurred.
 """
 
 from __future__ import annotations
