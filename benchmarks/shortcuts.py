@@ -4,8 +4,10 @@
 
 Takes real and generated faces that share one framing (FFHQ-aligned: rvf10k and realorfake reals,
 rvf10k and omi fakes from the pool's test split, and the cross-check set) and re-frames them:
-a tight crop (the centre 70 %, like UTKFace), a zoomed-out copy on a blurred border, and the same
-face with its background replaced by a plain light backdrop (a passport-style photo). A model that
+a tight crop (the centre 70 %, like UTKFace), zoomed-out copies on a blurred border (1.4x, and
+2.5x: a small face in a larger picture), and the same face with its background replaced by a plain
+light backdrop (a passport-style photo). Every probe goes through the whole predictor (face
+detection, crop rule, classifier); images where no face was judged are counted, not scored. A model that
 judges the face keeps its accuracy on both classes; one that learned a shortcut swings one class.
 Writes benchmarks/results/shortcuts.md.
 """
@@ -37,10 +39,10 @@ def tight(img):
     return img[y : y + s, x : x + s]
 
 
-def zoom_out(img):
+def zoom_out(img, factor=1.4):
     pil = Image.fromarray(img)
     w, h = pil.size
-    canvas = pil.resize((int(w * 1.4), int(h * 1.4))).filter(ImageFilter.GaussianBlur(8))
+    canvas = pil.resize((int(w * factor), int(h * factor))).filter(ImageFilter.GaussianBlur(8))
     canvas.paste(pil, ((canvas.width - w) // 2, (canvas.height - h) // 2))
     return np.asarray(canvas)
 
@@ -56,6 +58,7 @@ def plain_backdrop(img, seed):
 
 PROBES = {"as is": lambda img, i: img, "tight crop (70 %)": lambda img, i: tight(img),
           "zoomed out (1.4x)": lambda img, i: zoom_out(img),
+          "small in a wide scene (2.5x)": lambda img, i: zoom_out(img, 2.5),
           "plain backdrop": plain_backdrop}
 
 
@@ -78,8 +81,8 @@ def main():
     lines = ["# Shortcut probe", "",
              f"Command: `python benchmarks/shortcuts.py --data {args.data} --n {args.n}`; model "
              f"{predictor.contract.model_version}, threshold {predictor.contract.threshold:.3f}.", "",
-             "| set | probe | real-acc | fake-acc | mean p_fake real | mean p_fake fake |",
-             "|---|---|---|---|---|---|"]
+             "| set | probe | real-acc | fake-acc | mean p_fake real | mean p_fake fake | no face judged |",
+             "|---|---|---|---|---|---|---|"]
     for name, samples in sets.items():
         picked = []
         for label in (0, 1):
@@ -88,11 +91,14 @@ def main():
         images = [load_image(s.path) for s in picked]
         y = np.array([s.label for s in picked])
         for probe, fn in PROBES.items():
-            p = np.array([r["p_fake"] for r in
+            p = np.array([np.nan if r["p_fake"] is None else r["p_fake"] for r in
                           predictor.predict_many([fn(img, i) for i, img in enumerate(images)])])
-            r = M.binary_report(y, p, predictor.contract.threshold)
+            ok = ~np.isnan(p)
+            yy, pp = y[ok], p[ok]
+            r = M.binary_report(yy, pp, predictor.contract.threshold)
             lines.append(f"| {name} | {probe} | {100 * r['real_acc']:.1f}% | "
-                         f"{100 * r['fake_acc']:.1f}% | {p[y == 0].mean():.3f} | {p[y == 1].mean():.3f} |")
+                         f"{100 * r['fake_acc']:.1f}% | {pp[yy == 0].mean():.3f} | {pp[yy == 1].mean():.3f} "
+                         f"| {(~ok).sum()} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
