@@ -59,7 +59,7 @@ ship: setup
 	mkdir -p $(MODEL)
 	cp $(RUN)/model.keras $(RUN)/contract.json $(RUN)/config.json $(RUN)/metrics.json $(RUN)/curves.png $(MODEL)/
 	$(BIN)/python -m training.calibrate --model $(MODEL) --data $(DATA)/faces/manifest.csv \
-	  --model-version $(notdir $(MODEL))-$(notdir $(RUN))
+	  --model-version $(notdir $(MODEL))-$(notdir $(RUN)) --reset-detector
 
 ## Accuracy benchmark of the shipped model (and the reference run if present); writes benchmarks/results/.
 benchmark: setup

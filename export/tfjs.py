@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from facecheck.contract import CONTRACT_FILE, MODEL_FILE, Contract
+from facecheck.contract import MODEL_FILE, Contract
 from facecheck.detector import DETECTOR_DIR, DETECTOR_FILE
 from facecheck.predictor import default_model_dir
 
@@ -80,7 +80,9 @@ def main(argv=None) -> int:
         "classifier": convert(model_dir / MODEL_FILE, args.out / "classifier", args.quantize),
         "detector": convert(args.detector / DETECTOR_FILE, args.out / "detector", args.quantize),
     }
-    shutil.copyfile(model_dir / CONTRACT_FILE, args.out / CONTRACT_FILE)
+    # Re-written, not copied: the same values, with every default the Python side fills in made
+    # explicit, so the JS predictor reads exactly what the Python predictor uses.
+    contract.save(args.out)
     (args.out / "export.json").write_text(json.dumps(info, indent=2) + "\n")
     for part in ("classifier", "detector"):
         print(f"{part}: {info[part]['weights_bytes'] / 1e6:.2f} MB of {args.quantize} weights, "

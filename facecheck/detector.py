@@ -41,6 +41,7 @@ GRIDS = ((16, 2), (8, 6))
 DEFAULTS = {
     "name": "blazeface-short-range",
     "input_size": INPUT_SIZE,
+    "anchor_grids": [list(g) for g in GRIDS],
     "letterbox": "centre",
     "score_threshold": 0.65,
     "nms_iou": 0.3,
@@ -115,10 +116,10 @@ def build_blazeface():
     return keras.Model(inputs, [regressors, scores], name="blazeface")
 
 
-def anchors() -> np.ndarray:
+def anchors(cfg: dict = DEFAULTS) -> np.ndarray:
     """Anchor centres (896 x 2, x then y, in 0..1), in the order of the network's outputs."""
     out = []
-    for grid, per_cell in GRIDS:
+    for grid, per_cell in cfg["anchor_grids"]:
         for y in range(grid):
             for x in range(grid):
                 out.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
@@ -154,8 +155,8 @@ def decode(regressors: np.ndarray, logits: np.ndarray, view: tuple[int, int, int
     if keep.size == 0:
         return []
     left, top, side = view
-    a = anchors().astype(np.float64)[keep]
-    r = regressors.reshape(-1, 16).astype(np.float64)[keep] / INPUT_SIZE
+    a = anchors(cfg).astype(np.float64)[keep]
+    r = regressors.reshape(-1, 16).astype(np.float64)[keep] / cfg["input_size"]
     cx, cy = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1]
     w, h = r[:, 2], r[:, 3]
     # Boxes and keypoints in letterbox units (0..1), then image pixels.
@@ -221,7 +222,7 @@ class Detector:
         antialiased bilinear resize)."""
         from facecheck.preprocess import resize_array
 
-        return resize_array(view_pixels(image, view), INPUT_SIZE)
+        return resize_array(view_pixels(image, view), self.cfg["input_size"])
 
     def detect(self, image: np.ndarray) -> list[dict]:
         return self.detect_many([image])[0]

@@ -47,12 +47,20 @@ def main(argv=None):
     ap.add_argument("--split", default="val")
     ap.add_argument("--cache-size", type=int, default=160)
     ap.add_argument("--model-version", help="also set the contract's model_version")
+    ap.add_argument("--reset-detector", action="store_true",
+                    help="set the contract's face-detector settings to the current defaults "
+                         "(facecheck/detector.py DEFAULTS) before calibrating")
     args = ap.parse_args(argv)
     from facecheck.predictor import Predictor
     from training.data import decode, face_crops, list_samples
     from training.train import eval_inputs
 
     predictor = Predictor.load(args.model)
+    if args.reset_detector:
+        from facecheck.detector import DEFAULTS
+
+        predictor.contract.detector = dict(DEFAULTS)
+        predictor.detector.cfg = dict(DEFAULTS)
     images, samples, _ = decode(list_samples(args.data, args.split), args.cache_size)
     images, _ = face_crops(images, samples, predictor.contract, args.cache_size)
     report, _ = calibrate(predictor, eval_inputs(images, predictor.contract),

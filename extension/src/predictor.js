@@ -27,22 +27,20 @@
 })(typeof self !== 'undefined' ? self : this, function () {
   'use strict';
 
-  const DETECTOR_INPUT = 128;
-  const GRIDS = [[16, 2], [8, 6]]; // grid size, anchors per cell (BlazeFace short range)
+  // Every model constant (sizes, anchors, thresholds, crop rule) comes from the contract.
   const FLOAT_MIN = 1.1754943508222875e-38;
 
-  let anchorCache = null;
-  function anchors() {
-    if (anchorCache) return anchorCache;
+  /* Anchor centres in 0..1, in the network's output order, from the contract's anchor grids
+   * ([grid size, anchors per cell], ...). */
+  function anchors(cfg) {
     const out = [];
-    for (const [grid, perCell] of GRIDS) {
+    for (const [grid, perCell] of cfg.anchor_grids) {
       for (let y = 0; y < grid; y++) {
         for (let x = 0; x < grid; x++) {
           for (let k = 0; k < perCell; k++) out.push([(x + 0.5) / grid, (y + 0.5) / grid]);
         }
       }
     }
-    anchorCache = out;
     return out;
   }
 
@@ -167,20 +165,21 @@
    * (facecheck.detector.decode). */
   function decode(regs, logits, view, cfg) {
     const [left, top, side] = view;
-    const anc = anchors();
+    const anc = cfg.anchors || anchors(cfg);
+    const S = cfg.input_size;
     const cands = [];
     for (let i = 0; i < anc.length; i++) {
       const z = Math.min(Math.max(logits[i], -100), 100);
       const score = 1 / (1 + Math.exp(-z));
       if (score < cfg.score_threshold) continue;
       const r = regs.subarray(i * 16, i * 16 + 16);
-      const cx = r[0] / DETECTOR_INPUT + anc[i][0];
-      const cy = r[1] / DETECTOR_INPUT + anc[i][1];
-      const w = r[2] / DETECTOR_INPUT;
-      const h = r[3] / DETECTOR_INPUT;
+      const cx = r[0] / S + anc[i][0];
+      const cy = r[1] / S + anc[i][1];
+      const w = r[2] / S;
+      const h = r[3] / S;
       const kps = [];
       for (let k = 0; k < 6; k++) {
-        kps.push([r[4 + 2 * k] / DETECTOR_INPUT + anc[i][0], r[5 + 2 * k] / DETECTOR_INPUT + anc[i][1]]);
+        kps.push([r[4 + 2 * k] / S + anc[i][0], r[5 + 2 * k] / S + anc[i][1]]);
       }
       cands.push({ score, box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], kps });
     }
@@ -239,7 +238,8 @@
       this.contract = contract;
       this.classifier = classifier;
       this.detector = detector;
-      this.cfg = contract.detector;
+      this.cfg = Object.assign({}, contract.detector);
+      if (this.cfg.anchor_grids) this.cfg.anchors = anchors(this.cfg);
       this.version = contract.model_version;
     }
 
@@ -263,7 +263,8 @@
       const s = this.contract.input_size;
       tf.tidy(() => {
         this.classifier.execute(tf.zeros([1, s, s, 3]));
-        if (this.detector) this.detector.execute(tf.zeros([1, DETECTOR_INPUT, DETECTOR_INPUT, 3]));
+        const d = this.cfg.input_size;
+        if (this.detector) this.detector.execute(tf.zeros([1, d, d, 3]));
       });
     }
 
@@ -276,10 +277,11 @@
     runDetector(inputs) {
       const tf = this.tf;
       const n = inputs.length;
-      const flat = new Float32Array(n * DETECTOR_INPUT * DETECTOR_INPUT * 3);
+      const d = this.cfg.input_size;
+      const flat = new Float32Array(n * d * d * 3);
       inputs.forEach((a, i) => flat.set(a, i * a.length));
       const outs = tf.tidy(() => {
-        const x = tf.tensor4d(flat, [n, DETECTOR_INPUT, DETECTOR_INPUT, 3]);
+        const x = tf.tensor4d(flat, [n, d, d, 3]);
         let res = this.detector.execute(x);
         if (!Array.isArray(res)) res = [res];
         return res;
@@ -291,7 +293,7 @@
         else if (last === 1) logits = t.dataSync();
         t.dispose();
       }
-      const per = 896;
+      const per = this.cfg.anchors.length;
       return Array.from({ length: n }, (_, i) => ({
         regs: regs.subarray(i * per * 16, (i + 1) * per * 16),
         logits: logits.subarray(i * per, (i + 1) * per),
@@ -301,7 +303,7 @@
     /* Faces in image pixels: the whole picture first, then the retry views while none is found. */
     detect(image) {
       for (const view of views(image.height, image.width, this.cfg)) {
-        const input = resizeSquare(image, view[0], view[1], view[2], DETECTOR_INPUT);
+        const input = resizeSquare(image, view[0], view[1], view[2], this.cfg.input_size);
         const [{ regs, logits }] = this.runDetector([input]);
         const faces = decode(regs, logits, view, this.cfg);
         if (faces.length) return faces;
