@@ -36,7 +36,7 @@ run: setup
 	$(BIN)/facecheck scan tests/fixtures/faces --csv reports/sample-scan.csv --table
 	@echo "wrote reports/sample-scan.csv"
 
-LINTED := facecheck training export benchmarks tests
+LINTED := facecheck training export server benchmarks tests package_scripts
 
 test: setup
 	$(BIN)/ruff check $(LINTED)

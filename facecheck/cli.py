@@ -1,6 +1,7 @@
 """The `facecheck` command.
 
-    facecheck scan PATH... [--csv OUT.csv] [--json OUT.json] [--model DIR]
+    facecheck scan PATH... [--csv OUT.csv] [--json OUT.json] [--model DIR | --server URL]
+    facecheck serve [--host 127.0.0.1] [--port 8000]                   (server/serve.py)
     facecheck train --data MANIFEST_OR_FOLDER --out runs/NAME [...]     (training/train.py)
     facecheck evaluate --data MANIFEST_OR_FOLDER --out reports/NAME [...] (training/evaluate.py)
 
@@ -34,7 +35,11 @@ def scan_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", metavar="DIR",
                     help="model folder with model.keras + contract.json (default: the shipped model, "
                     "or $FACECHECK_MODEL_DIR)")
-    ap.add_argument("--batch-size", type=int, default=64, help="images per model call (default 64)")
+    ap.add_argument("--server", metavar="URL",
+                    help="judge the images on a running `facecheck serve` (e.g. http://127.0.0.1:8000) "
+                    "instead of in this process; same CSV. $FACECHECK_TOKEN is sent as its token")
+    ap.add_argument("--batch-size", type=int, default=64,
+                    help="images per model call, or per request with --server (default 64)")
     ap.add_argument("--table", action="store_true",
                     help="also print the table on stdout (the default when no --csv/--json)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -53,6 +58,21 @@ def scan(argv=None) -> int:
         print(f"facecheck scan: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     files = iter_image_files(args.paths)
+    if args.server:
+        if args.model:
+            print("facecheck scan: --model and --server exclude each other (the server has its model)",
+                  file=sys.stderr)
+            return 2
+        from server.client import ServerError, scan_files
+
+        with tqdm(total=len(files), desc="scan", unit="img", file=sys.stderr, disable=args.quiet) as bar:
+            try:
+                rows, model = scan_files(args.server, files, batch_size=args.batch_size,
+                                         progress=bar.update)
+            except ServerError as e:
+                print(f"facecheck scan: {e}", file=sys.stderr)
+                return 1
+        return _report(args, rows, model)
     predictor = Predictor.load(args.model, batch_size=args.batch_size)
     rows: list[dict] = []
     pending: list[tuple[int, object]] = []
@@ -73,13 +93,17 @@ def scan(argv=None) -> int:
         if len(pending) >= args.batch_size:
             flush()
     flush()
+    return _report(args, rows, _model_summary(predictor))
 
+
+def _report(args, rows: list[dict], model: dict) -> int:
+    """Write the CSV / JSON / table of a scan, local or through a server alike."""
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         with open(args.csv, "w", newline="") as f:
             write_csv(f, rows)
     if args.json:
-        doc = {"model": _model_summary(predictor), "results": rows}
+        doc = {"model": model, "results": rows}
         text = json.dumps(doc, indent=2) + "\n"
         if args.json == "-":
             sys.stdout.write(text)
@@ -91,8 +115,8 @@ def scan(argv=None) -> int:
     n_err = sum(r["verdict"] == "error" for r in rows)
     n_fake = sum(r["verdict"] == "fake" for r in rows)
     print(f"{len(rows)} image(s): {n_fake} likely generated, {len(rows) - n_fake - n_err} likely "
-          f"real, {n_err} unreadable (threshold {predictor.contract.threshold:.3f}, model "
-          f"{predictor.contract.model_version})", file=sys.stderr)
+          f"real, {n_err} unreadable (threshold {model['threshold']:.3f}, model "
+          f"{model['model_version']})", file=sys.stderr)
     return 0
 
 
@@ -126,6 +150,7 @@ def _model_summary(predictor) -> dict:
 
 COMMANDS = {
     "scan": ("check images and folders with the shipped model", scan),
+    "serve": ("serve the API and the drop page on http://127.0.0.1:8000 (server/)", None),
     "train": ("train a model (python -m training.train)", None),
     "evaluate": ("evaluate a model on a folder or manifest (python -m training.evaluate)", None),
 }
@@ -133,7 +158,8 @@ COMMANDS = {
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in COMMANDS and not {"-h", "--help"} & set(argv):
+    through_server = argv[:1] == ["scan"] and any(a == "--server" or a.startswith("--server=") for a in argv)
+    if argv and argv[0] in COMMANDS and not {"-h", "--help"} & set(argv) and not through_server:
         from facecheck.tfquiet import import_tensorflow
 
         import_tensorflow()
@@ -154,6 +180,10 @@ def main(argv=None) -> int:
 
         evaluate_main(rest)
         return 0
+    if cmd == "serve":
+        from server.serve import serve
+
+        return serve(rest)
     return COMMANDS[cmd][1](rest)
 
 

@@ -1,0 +1,114 @@
+"""HTTP client of the FaceCheck server, for `facecheck scan --server URL`.
+
+Sends the files in requests that respect the server's own limits (images per request, bytes per
+request, read from /api/v1/model), and gives back the same rows as a local scan, so the CSV is
+the same whichever way the images were judged. FACECHECK_TOKEN, when set, is sent as the token.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from server import API_PREFIX
+
+# Room left in each request for the multipart headers.
+MULTIPART_SLACK = 64 * 1024
+
+
+class ServerError(RuntimeError):
+    """The server cannot be reached or refused a request; the message says why."""
+
+
+class Client:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 300.0):
+        import requests
+
+        self.url = url.rstrip("/")
+        if not self.url.startswith(("http://", "https://")):
+            self.url = "http://" + self.url
+        self.session = requests.Session()
+        token = token if token is not None else os.environ.get("FACECHECK_TOKEN")
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        import requests
+
+        try:
+            resp = self.session.request(method, self.url + API_PREFIX + path, timeout=self.timeout, **kwargs)
+        except requests.RequestException as e:
+            raise ServerError(f"cannot reach the FaceCheck server at {self.url}: {e}") from None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code != 200 or not isinstance(body, dict):
+            reason = body.get("error") if isinstance(body, dict) else resp.text[:200]
+            raise ServerError(f"{self.url}{API_PREFIX}{path}: HTTP {resp.status_code}: {reason}")
+        return body
+
+    def model(self) -> dict:
+        return self._call("GET", "/model")
+
+    def predict(self, items: list[tuple[str, bytes]]) -> dict:
+        """One request: [(filename, bytes)] -> the server's {"results", "model"}."""
+        files = [("image", (name, data, "application/octet-stream")) for name, data in items]
+        return self._call("POST", "/predict", files=files)
+
+
+def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str | None = None,
+               progress: Callable[[int], None] | None = None) -> tuple[list[dict], dict]:
+    """Rows like a local scan ({"path", "faces", "p_fake", "verdict", "error"?}) and the model brief."""
+    client = Client(url, token=token)
+    limits = client.model()["limits"]
+    per_request = max(1, min(batch_size, int(limits["max_images"])))
+    room = int(limits["max_request_bytes"]) - MULTIPART_SLACK
+    rows: list[dict] = []
+    model: dict = {}
+    pending: list[tuple[int, bytes]] = []
+    pending_bytes = 0
+
+    def flush() -> None:
+        nonlocal pending_bytes, model
+        if not pending:
+            return
+        answer = client.predict([(Path(rows[i]["path"]).name, data) for i, data in pending])
+        model = answer["model"]
+        for (i, _), res in zip(pending, answer["results"], strict=True):
+            rows[i].update({k: v for k, v in res.items() if k not in ("filename", "width", "height")})
+        if progress:
+            progress(len(pending))
+        pending.clear()
+        pending_bytes = 0
+
+    for path in files:
+        rows.append({"path": str(path)})
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            rows[-1].update(faces=[], p_fake=None, verdict="error",
+                            error=f"cannot read file: {e.strerror or e}")
+            continue
+        if len(data) > room:
+            rows[-1].update(faces=[], p_fake=None, verdict="error",
+                            error=f"file too large for the server: {len(data):,} bytes "
+                            f"(limit {room:,})")
+            continue
+        if pending and (len(pending) >= per_request or pending_bytes + len(data) > room):
+            flush()
+        pending.append((len(rows) - 1, data))
+        pending_bytes += len(data)
+    flush()
+    if not model:
+        model = _brief(client.model())
+    return rows, model
+
+
+def _brief(info: dict) -> dict:
+    c = info["contract"]
+    return {"model_version": c.get("model_version", ""), "architecture": c.get("architecture", ""),
+            "threshold": c["threshold"], "temperature": c["temperature"], "input_size": c["input_size"],
+            "crop_rule": c.get("crop_rule"), "device": info.get("device")}

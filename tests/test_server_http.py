@@ -1,0 +1,165 @@
+"""The real WSGI server over real HTTP: `facecheck serve` in a subprocess on a free port, and
+`facecheck scan --server` giving the same CSV as a local scan."""
+
+from __future__ import annotations
+
+import csv
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+from facecheck.cli import main
+from server.app import Config, create_app, load_predictor
+from server.serve import BackgroundServer, serve
+from tests.conftest import ROOT, fixture_faces, make_bad_inputs
+
+EXTENSION = "chrome-extension://" + "p" * 32
+LIMIT = 400_000
+
+
+def read_address(proc: subprocess.Popen, timeout: float) -> str:
+    """The URL from the server's "FaceCheck server on http://..." line."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    end = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < end:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if line.startswith("FaceCheck server on "):
+            return line.split()[3].rstrip("/")
+    raise AssertionError(f"server did not start: {''.join(seen)[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def served():
+    env = {**os.environ, "FACECHECK_MAX_REQUEST_BYTES": str(LIMIT), "FACECHECK_MAX_IMAGES": "8",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env.pop("FACECHECK_TOKEN", None)
+    env.pop("FACECHECK_CORS_ORIGINS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "facecheck.cli", "serve", "--port", "0"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield proc, read_address(proc, timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.mark.slow
+def test_facecheck_serve_over_http(served, tmp_path):
+    proc, url = served
+    assert url.startswith("http://127.0.0.1:")
+    api = url + "/api/v1"
+    assert requests.get(api + "/health", timeout=30).json() == {"status": "ok"}
+    info = requests.get(api + "/model", timeout=30).json()
+    assert info["limits"]["max_request_bytes"] == LIMIT and info["device"] in ("CPU", "GPU")
+    assert requests.get(url + "/", timeout=30).headers["Content-Type"].startswith("text/html")
+    assert requests.get(api + "/openapi.json", timeout=30).json()["openapi"].startswith("3.")
+
+    faces = fixture_faces("fake")[:3] + fixture_faces("real")[:3]
+    files = [("image", (f.name, f.read_bytes(), "image/jpeg")) for f in faces]
+    files.insert(2, ("image", ("broken.jpg", b"\xff\xd8\xff garbage", "image/jpeg")))
+    r = requests.post(api + "/predict", files=files, timeout=60)
+    assert r.status_code == 200
+    results = r.json()["results"]
+    assert [x["filename"] for x in results] == [f[1][0] for f in files]
+    assert results[2]["verdict"] == "error" and "error" in results[2]
+    assert all(x["verdict"] in ("fake", "real") for i, x in enumerate(results) if i != 2)
+
+    # The extension's way: the raw image, from its origin, and a chunked upload.
+    data = faces[0].read_bytes()
+    r = requests.post(api + "/predict", data=data, timeout=60,
+                      headers={"Content-Type": "image/jpeg", "Origin": EXTENSION})
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == EXTENSION
+    assert r.json()["results"][0]["p_fake"] == pytest.approx(results[0]["p_fake"], abs=1e-6)
+    chunked = requests.post(api + "/predict", data=iter([data[:1000], data[1000:]]),
+                            headers={"Content-Type": "image/jpeg"}, timeout=60)
+    assert chunked.status_code == 200
+    assert chunked.json()["results"][0]["p_fake"] == pytest.approx(results[0]["p_fake"], abs=1e-6)
+
+    # Limits and bad input, each answered as JSON, and the server keeps answering.
+    r = requests.post(api + "/predict", data=b"\0" * (LIMIT + 1), headers={"Content-Type": "image/png"},
+                      timeout=60)
+    assert r.status_code == 413 and r.json()["status"] == 413
+    huge = b"\0" * (2 * LIMIT + (1 << 20) + 1)
+    r = requests.post(api + "/predict", data=huge, headers={"Content-Type": "image/png"}, timeout=60)
+    assert r.status_code == 413  # refused by waitress itself, before buffering it (plain text)
+    r = requests.post(api + "/predict", files=[("image", ("x.jpg", b"x"))] * 9, timeout=60)
+    assert r.status_code == 413 and "too many" in r.json()["error"]
+    r = requests.post(api + "/predict", timeout=60)
+    assert r.status_code == 400 and "empty" in r.json()["error"]
+    r = requests.post(api + "/predict", data="hi", headers={"Content-Type": "text/plain"}, timeout=60)
+    assert r.status_code == 415
+    r = requests.post(api + "/predict", data=b"x", headers={"Origin": "https://evil.example",
+                                                            "Content-Type": "image/png"}, timeout=60)
+    assert r.status_code == 403 and "Access-Control-Allow-Origin" not in r.headers
+    folder = tmp_path / "bad"
+    for name in make_bad_inputs(folder):
+        r = requests.post(api + "/predict", data=(folder / name).read_bytes(),
+                          headers={"Content-Type": "image/jpeg"}, timeout=60)
+        if name == "empty.jpg":  # a raw body of zero bytes is an empty request
+            assert r.status_code == 400 and "empty" in r.json()["error"]
+        else:
+            assert r.status_code == 200 and r.json()["results"][0]["verdict"], name
+    assert requests.get(api + "/health", timeout=30).status_code == 200
+    assert proc.poll() is None
+
+
+def test_serve_refuses_a_public_address_without_token(monkeypatch, capsys):
+    monkeypatch.delenv("FACECHECK_TOKEN", raising=False)
+    assert serve(["--host", "0.0.0.0", "--port", "0"]) == 2
+    assert "FACECHECK_TOKEN" in capsys.readouterr().err
+
+
+def _csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_scan_through_the_server_gives_the_same_csv(tmp_path, monkeypatch):
+    monkeypatch.delenv("FACECHECK_TOKEN", raising=False)
+    folder = tmp_path / "images"
+    make_bad_inputs(folder)
+    for f in fixture_faces("real")[:3]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    predictor = load_predictor()
+    # max_images 4: the client must split the folder into several requests, in order.
+    config = Config.from_env(environ={}, max_images=4)
+    with BackgroundServer(lambda c: create_app(c, predictor=predictor), config) as srv:
+        assert main(["scan", str(folder), "--server", srv.url, "--csv", str(tmp_path / "s.csv"),
+                     "--quiet"]) == 0
+    assert main(["scan", str(folder), "--csv", str(tmp_path / "l.csv"), "--quiet"]) == 0
+    remote, local = _csv(tmp_path / "s.csv"), _csv(tmp_path / "l.csv")
+    assert len(remote) == len(local) == 14
+    for r, want in zip(remote, local, strict=True):
+        assert (r["path"], r["faces"], r["verdict"], r["error"]) == (
+            want["path"], want["faces"], want["verdict"], want["error"])
+        if want["p_fake"]:
+            assert float(r["p_fake"]) == pytest.approx(float(want["p_fake"]), abs=2e-4)
+        else:
+            assert r["p_fake"] == ""
+
+
+def test_scan_with_no_server_says_so(tmp_path, capsys):
+    f = fixture_faces("real")[0]
+    assert main(["scan", str(f), "--server", "http://127.0.0.1:9", "--quiet"]) == 1
+    assert "cannot reach the FaceCheck server" in capsys.readouterr().err

@@ -1,0 +1,127 @@
+"""The drop page at / in real Chromium (Playwright) against the real server and model: pick files,
+see each image with its faces boxed, labelled in words and scored; nothing loaded from elsewhere."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+import requests
+
+from server.app import Config, create_app, load_predictor
+from server.serve import BackgroundServer
+from tests.browser import CHROMIUM_ARGS, chromium_executable
+from tests.conftest import FIXTURES, fixture_faces
+
+
+@pytest.fixture(scope="module")
+def server():
+    predictor = load_predictor()
+    with BackgroundServer(lambda c: create_app(c, predictor=predictor), Config.from_env(environ={})) as srv:
+        yield srv
+
+
+@pytest.mark.slow
+def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    text_as_jpg = tmp_path / "notes.jpg"
+    text_as_jpg.write_text("not a photo\n")
+    files = [fixture_faces("fake")[0], fixture_faces("real")[0], text_as_jpg,
+             FIXTURES / "noface" / "brick.jpg"]
+    outside: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+            def only_local(route):
+                if route.request.url.startswith(server.url + "/") or route.request.url.startswith("blob:"):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_local)
+            page.goto(server.url + "/")
+            expect(page.locator("#model-info")).to_contain_text("threshold", ignore_case=True)
+            expect(page.locator("#model-info")).to_contain_text(re.compile(r"CPU|GPU"))
+
+            # A real file upload through the labelled file input.
+            page.get_by_label("Choose images").set_input_files([str(f) for f in files])
+            results = page.locator("#results > li.result")
+            expect(results).to_have_count(4, timeout=60_000)
+            expect(page.locator("#status")).to_contain_text("Checked 4 image(s)")
+
+            fake, real, text, brick = (results.nth(i) for i in range(4))
+            for item, name in ((fake, files[0].name), (real, files[1].name)):
+                expect(item.locator("h3")).to_have_text(name)
+                verdict = re.compile(r"^likely (generated|real) \(p_fake 0\.\d{3}\)$")
+                expect(item.locator(".verdict")).to_have_text(verdict)
+                box = item.locator(".box")
+                expect(box).to_have_count(1)
+                expect(box.locator(".box-label")).to_have_text(re.compile(r"^Face 1: (fake|real) \d+%$"))
+                expect(item.locator(".faces li")).to_have_text(
+                    re.compile(r"^Face 1: likely (generated|real), p_fake 0\.\d{3}$"))
+                # The box is drawn over the picture, inside it, and the picture really loaded.
+                img = item.locator("img").bounding_box()
+                b = box.bounding_box()
+                assert img and b and img["width"] > 50 and b["width"] > 10
+                assert b["x"] >= img["x"] - 2 and b["x"] + b["width"] <= img["x"] + img["width"] + 2
+                assert item.locator("img").evaluate("i => i.complete && i.naturalWidth") == 300
+            # The page shows the API's own verdict and p_fake for each picture.
+            for item, f in ((fake, files[0]), (real, files[1])):
+                want = requests.post(server.url + "/api/v1/predict", data=f.read_bytes(), timeout=60,
+                                     headers={"Content-Type": "image/jpeg"}).json()["results"][0]
+                expect(item).to_have_class(re.compile(rf"\bverdict-{want['verdict']}\b"))
+                expect(item.locator(".verdict")).to_contain_text(f"p_fake {want['p_fake']:.3f}")
+            expect(text.locator(".verdict")).to_have_text(re.compile(r"Could not be read: not an image"))
+            expect(text.locator(".box")).to_have_count(0)
+            expect(brick.locator(".verdict")).to_have_text(re.compile(r"^(no face found|likely )"))
+
+            # Dropping a file on the drop zone does the same (a DataTransfer made in the page).
+            dropped = base64.b64encode(files[0].read_bytes()).decode()
+            page.evaluate("""(b64) => {
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                const dt = new DataTransfer();
+                dt.items.add(new File([bytes], "dropped.jpg", {type: "image/jpeg"}));
+                document.getElementById("drop").dispatchEvent(
+                    new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+            }""", dropped)
+            expect(results).to_have_count(5, timeout=60_000)
+            expect(results.nth(4).locator("h3")).to_have_text("dropped.jpg")
+            label = re.compile(r"^Face 1: (fake|real) \d+%$")
+            expect(results.nth(4).locator(".box-label")).to_have_text(label)
+            assert not errors, errors
+        finally:
+            browser.close()
+    assert outside == []
+
+
+@pytest.mark.slow
+def test_drop_page_asks_for_the_token_when_the_server_has_one():
+    from playwright.sync_api import expect, sync_playwright
+
+    predictor = load_predictor()
+    config = Config.from_env(environ={"FACECHECK_TOKEN": "page-token"})
+    with BackgroundServer(lambda c: create_app(c, predictor=predictor), config) as srv, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(srv.url + "/")
+            expect(page.locator("#model-info")).to_contain_text("needs an access token")
+            expect(page.locator("#token-box")).to_have_attribute("open", "")
+            page.get_by_label(re.compile("Bearer token")).fill("page-token")
+            page.get_by_label(re.compile("Bearer token")).press("Tab")
+            expect(page.locator("#model-info")).to_contain_text("threshold")
+            page.get_by_label("Choose images").set_input_files(str(fixture_faces("real")[0]))
+            expect(page.locator("#results .box")).to_have_count(1, timeout=60_000)
+        finally:
+            browser.close()
