@@ -10,7 +10,7 @@ MODEL ?= models/facecheck-v1
 
 NODE_STAMP := extension/node_modules/.installed
 
-.PHONY: setup run test lint train train-reference evaluate benchmark ship export clean
+.PHONY: setup run test lint train train-reference evaluate benchmark benchmark-extension ship export extension clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -31,10 +31,17 @@ $(NODE_STAMP): extension/package.json extension/package-lock.json
 export: setup
 	$(BIN)/python -m export.tfjs --model $(MODEL) --out build/model
 
-## The main job on the shipped model: scan the bundled sample faces and print the table.
+## The main job on the shipped model: scan the bundled sample faces and print the table, build the
+## Chrome extension, then start the local server and print its page's address (Ctrl-C stops it).
 run: setup
 	$(BIN)/facecheck scan tests/fixtures/faces --csv reports/sample-scan.csv --table
 	@echo "wrote reports/sample-scan.csv"
+	$(BIN)/python package_scripts/build_extension.py
+	$(BIN)/facecheck serve
+
+## The Chrome extension: dist/extension/ (load unpacked) and dist/facecheck-extension.zip (Web Store).
+extension: setup
+	$(BIN)/python package_scripts/build_extension.py
 
 LINTED := facecheck training export server benchmarks tests package_scripts
 
@@ -65,5 +72,8 @@ ship: setup
 benchmark: setup
 	$(BIN)/python benchmarks/accuracy.py --data $(DATA)
 
+benchmark-extension: extension
+	$(BIN)/python benchmarks/extension.py --ext dist/extension
+
 clean:
-	rm -rf $(VENV) reports runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) reports runs build dist .pytest_cache .ruff_cache *.egg-info extension/node_modules

@@ -75,10 +75,12 @@ class Predictor:
         return np.concatenate(out) if out else np.zeros(0)
 
     def _logits(self, batch: np.ndarray) -> np.ndarray:
-        z = self._raw_logits(batch)
-        if self.contract.test_time_flip:
-            z = (z + self._raw_logits(batch[:, :, ::-1])) / 2.0
-        return z
+        if not self.contract.test_time_flip:
+            return self._raw_logits(batch)
+        # The crops and their mirror images in one model call (half the per-call overhead).
+        z = self._raw_logits(np.concatenate([batch, batch[:, :, ::-1]]))
+        n = len(batch)
+        return (z[:n] + z[n:]) / 2.0
 
     def _raw_logits(self, batch: np.ndarray) -> np.ndarray:
         out = np.asarray(self._forward(np.ascontiguousarray(batch)), dtype=np.float64)

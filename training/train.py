@@ -242,7 +242,6 @@ def main(argv=None):
     model.load_weights(best_weights)
     clean = build_model(args.arch, contract.input_size)
     clean.set_weights(model.get_weights())
-    best_weights.unlink()
 
     predictor = Predictor(clean, contract)
     calibration, p = calibrate(predictor, val_in, val_y)
@@ -270,6 +269,7 @@ def main(argv=None):
                      "python": platform.python_version()},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    best_weights.unlink()  # only now: everything it fed is saved
     _plot_curves(metrics["history"], out / "curves.png")
     log(f"done in {train_s_elapsed / 60:.1f} min; best epoch {best_epoch}; "
         f"val AUC {metrics['val']['auc']:.4f}, balanced acc {metrics['val']['balanced_accuracy']:.4f}"

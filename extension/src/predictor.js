@@ -251,6 +251,13 @@
       if (!(contract.resize_method === 'bilinear' && contract.resize_antialias)) {
         throw new Error('this predictor implements the antialiased bilinear resize only');
       }
+      if (contract.crop_rule === 'face-box') {
+        const d = contract.detector || {};
+        for (const key of ['input_size', 'anchor_grids', 'score_threshold', 'nms_iou', 'max_faces',
+          'min_face_px', 'retry_zoom_out', 'retry_centre_aspect']) {
+          if (d[key] === undefined) throw new Error(`contract.detector.${key} is missing: re-export the model`);
+        }
+      }
       const cls = await tf.loadGraphModel(classifier);
       const det = contract.crop_rule === 'face-box' ? await tf.loadGraphModel(detector) : null;
       const p = new Predictor(tf, contract, cls, det);

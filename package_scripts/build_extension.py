@@ -1,0 +1,169 @@
+"""Build the loadable Chrome extension into dist/extension/ and the Web Store zip beside it.
+
+    .venv/bin/python package_scripts/build_extension.py [--out dist] [--model models/facecheck-v1]
+
+dist/extension/ gets:
+    manifest.json, src/ (service worker, content scripts, popup, options, the JS predictor), icons/
+    vendor/   TF.js core, converter and wasm backend (es2017 bundles, which MV3's CSP accepts) and
+              the single-threaded wasm binaries (service workers cannot run the threaded build)
+    model/    the TF.js export of the classifier and the face detector, contract.json, licences
+dist/facecheck-extension.zip holds the same files, manifest at the root, byte-for-byte
+reproducible (sorted entries, fixed timestamps).
+
+The export (`python -m export.tfjs`) runs first when build/model is missing or older than the
+model or detector it was made from. TF.js comes from extension/node_modules (`make setup`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXT = ROOT / "extension"
+TFJS = EXT / "node_modules" / "@tensorflow"
+DETECTOR = ROOT / "models" / "detector"
+# (package, file in its dist/): what the service worker importScripts()s, and the wasm binaries
+# tf.wasm picks from (SIMD where supported, else plain).
+VENDOR = [
+    ("tfjs-core", "tf-core.es2017.min.js"),
+    ("tfjs-converter", "tf-converter.es2017.min.js"),
+    ("tfjs-backend-wasm", "tf-backend-wasm.es2017.min.js"),
+    ("tfjs-backend-wasm", "tfjs-backend-wasm.wasm"),
+    ("tfjs-backend-wasm", "tfjs-backend-wasm-simd.wasm"),
+]
+SOURCE_SUFFIXES = {".js", ".html", ".css"}
+MAX_ZIP_MB = 5.0
+ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+def newest(folder: Path) -> float:
+    return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
+
+
+def export_is_stale(export_dir: Path, model_dir: Path) -> bool:
+    needed = [export_dir / "contract.json", export_dir / "classifier" / "model.json",
+              export_dir / "detector" / "model.json"]
+    if not all(p.exists() for p in needed):
+        return True
+    exported_at = min(p.stat().st_mtime for p in needed)
+    # The exporter itself counts too: a change there (e.g. what goes into contract.json) re-exports.
+    sources = max(newest(model_dir), newest(DETECTOR), (ROOT / "export" / "tfjs.py").stat().st_mtime)
+    return exported_at < sources
+
+
+def export(export_dir: Path, model_dir: Path, force: bool) -> None:
+    if not force and not export_is_stale(export_dir, model_dir):
+        print(f"export: {export_dir} is up to date")
+        return
+    print(f"export: {model_dir} -> {export_dir}")
+    subprocess.run([sys.executable, "-m", "export.tfjs", "--model", str(model_dir), "--out", str(export_dir)],
+                   check=True, cwd=ROOT)
+
+
+def copy_tree(src: Path, dst: Path, suffixes: set[str] | None = None) -> None:
+    for p in sorted(src.rglob("*")):
+        if p.is_file() and (suffixes is None or p.suffix in suffixes):
+            target = dst / p.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, target)
+
+
+def vendor(out: Path) -> None:
+    missing = [f"{pkg}/dist/{name}" for pkg, name in VENDOR if not (TFJS / pkg / "dist" / name).exists()]
+    if missing:
+        sys.exit(f"TF.js is not installed ({missing[0]} missing): run `make setup` (npm ci in extension/)")
+    (out / "vendor").mkdir(parents=True)
+    notice = ["# Third-party code in vendor/", ""]
+    for pkg in dict.fromkeys(pkg for pkg, _ in VENDOR):
+        meta = json.loads((TFJS / pkg / "package.json").read_text())
+        notice.append(f"- @tensorflow/{pkg} {meta['version']}, {meta.get('license', 'Apache-2.0')} "
+                      "licence, https://github.com/tensorflow/tfjs")
+    for pkg, name in VENDOR:
+        shutil.copyfile(TFJS / pkg / "dist" / name, out / "vendor" / name)
+    (out / "vendor" / "NOTICE.md").write_text("\n".join(notice) + "\n")
+
+
+def model(out: Path, export_dir: Path, model_dir: Path) -> dict:
+    dst = out / "model"
+    for part in ("classifier", "detector"):
+        copy_tree(export_dir / part, dst / part)
+    shutil.copyfile(export_dir / "contract.json", dst / "contract.json")
+    # The weights' licences travel with them.
+    licences = ((model_dir / "MODEL_CARD.md", "MODEL_CARD.md"),
+                (DETECTOR / "NOTICE.md", "DETECTOR_NOTICE.md"))
+    for src, name in licences:
+        if src.exists():
+            shutil.copyfile(src, dst / name)
+    return json.loads((dst / "contract.json").read_text())
+
+
+def check_manifest(out: Path) -> dict:
+    manifest = json.loads((out / "manifest.json").read_text())
+    # Model files must stay private to the extension: web-accessible files are readable by any site.
+    if manifest.get("web_accessible_resources"):
+        sys.exit("manifest.json must not declare web_accessible_resources")
+    referenced = [manifest["background"]["service_worker"], manifest["action"]["default_popup"],
+                  manifest["options_ui"]["page"], *manifest["icons"].values(),
+                  *manifest["action"]["default_icon"].values()]
+    missing = [p for p in referenced if not (out / p).exists()]
+    if missing:
+        sys.exit(f"manifest.json refers to missing files: {missing}")
+    return manifest
+
+
+def pack(out: Path, zip_path: Path) -> int:
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for p in sorted(out.rglob("*")):
+            if p.is_file():
+                info = zipfile.ZipInfo(p.relative_to(out).as_posix(), ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, p.read_bytes(), compresslevel=9)
+    return zip_path.stat().st_size
+
+
+def build(out_root: Path, model_dir: Path, export_dir: Path, force_export: bool = False) -> Path:
+    export(export_dir, model_dir, force_export)
+    out = out_root / "extension"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    shutil.copyfile(EXT / "manifest.json", out / "manifest.json")
+    copy_tree(EXT / "src", out / "src", SOURCE_SUFFIXES)
+    copy_tree(EXT / "icons", out / "icons", {".png"})
+    vendor(out)
+    contract = model(out, export_dir, model_dir)
+    manifest = check_manifest(out)
+    zip_path = out_root / "facecheck-extension.zip"
+    size = pack(out, zip_path)
+    unpacked = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"built {out} ({unpacked / 1e6:.2f} MB): FaceCheck {manifest['version']}, "
+          f"model {contract.get('model_version')} ({contract.get('crop_rule')})")
+    print(f"packed {zip_path} ({size / 1e6:.2f} MB, budget {MAX_ZIP_MB:.0f} MB)")
+    if size > MAX_ZIP_MB * 1e6:
+        sys.exit(f"the packed extension is over the {MAX_ZIP_MB} MB budget")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist)")
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "facecheck-v1", help="model folder")
+    ap.add_argument("--export-dir", type=Path, default=ROOT / "build" / "model", help="TF.js export folder")
+    ap.add_argument("--force-export", action="store_true", help="export even when build/model is fresh")
+    args = ap.parse_args(argv)
+    out = build(args.out.resolve(), args.model.resolve(), args.export_dir.resolve(), args.force_export)
+    print("\nTo load it: open chrome://extensions, turn on Developer mode, click \"Load unpacked\" and "
+          f"choose {out}.\nThen right-click an image and pick \"Check face\", or use the toolbar button "
+          "to scan a page.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
