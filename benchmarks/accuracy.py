@@ -78,6 +78,9 @@ def main():
     ap.add_argument("--reference", default=str(ROOT / "runs" / "reference"),
                     help="reference CNN run folder (skipped when absent)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--reuse-reference", action="store_true",
+                    help="read the reference model's reports from OUT/reference-*/metrics.json "
+                         "(written by an earlier run or by `facecheck evaluate`) instead of re-evaluating")
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)
     models = {"shipped": Path(args.model)}
@@ -89,6 +92,10 @@ def main():
     reports = {}
     for mname, mdir in models.items():
         for sname, (manifest, split) in SETS.items():
+            saved = out / f"{mname}-{sname}" / "metrics.json"
+            if mname == "reference" and args.reuse_reference and saved.exists():
+                reports[(mname, sname)] = json.loads(saved.read_text())
+                continue
             argv = ["--data", str(data / manifest), "--model", str(mdir),
                     "--out", str(out / f"{mname}-{sname}"), "--quiet"]
             if split:
