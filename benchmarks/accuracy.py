@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -103,6 +105,16 @@ def main():
             reports[(mname, sname)] = evaluate(argv)
     scan = scan_accuracy(models["shipped"], data / "crosscheck" / "manifest.csv",
                          out / "shipped-crosscheck-scan.csv")
+    # The same model on the raw pictures (the whole centred square, no detector): the full
+    # pipeline must not do worse on the cross-check set than this.
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("model.keras", "contract.json"):
+            shutil.copy(models["shipped"] / name, tmp)
+        contract = json.loads((Path(tmp) / "contract.json").read_text())
+        contract["crop_rule"] = "centre-square"
+        (Path(tmp) / "contract.json").write_text(json.dumps(contract))
+        raw = evaluate(["--data", str(data / "crosscheck" / "manifest.csv"), "--model", tmp,
+                        "--out", str(out / "shipped-crosscheck-raw"), "--conditions", "clean", "--quiet"])
 
     lines = ["# Accuracy benchmark", "",
              f"Command: `python benchmarks/accuracy.py --data {args.data}` (`make benchmark`).", ""]
@@ -121,6 +133,11 @@ def main():
             if "calibration" in rep:
                 lines += ["", f"Expected calibration error (clean): {rep['calibration']['ece']:.3f}"]
             lines.append("")
+    lines += ["## Full pipeline vs the raw pictures (shipped model, cross-check set, clean)", "", HEAD,
+              row("face detection + crop rule (the predictor)",
+                  reports[("shipped", "crosscheck")]["conditions"]["clean"]["overall"]),
+              row("whole picture (centred square, no detector)", raw["conditions"]["clean"]["overall"]),
+              ""]
     lines += ["## `facecheck scan` over the cross-check folder (shipped model)", "",
               f"{scan['images']} images, accuracy {pct(scan['accuracy'])}, "
               f"{scan['seconds']} s wall including start-up.", ""]
