@@ -105,7 +105,7 @@ def test_parity_python_vs_browser(exported, tmp_path):
 
 def test_browser_jpeg_decoding_is_close_to_pil(exported):
     """Chromium and PIL decode JPEG slightly differently: bounded here, stated in the README."""
-    files = fixture_faces("real")[:3] + fixture_faces("fake")[:3]
+    files = fixture_faces("real") + fixture_faces("fake")
     js = run_js_predictor(exported, files, pixels_for=tuple(files))
     diffs = []
     for item in js["items"]:
@@ -113,4 +113,6 @@ def test_browser_jpeg_decoding_is_close_to_pil(exported):
         rgba = rgba.reshape(item["height"], item["width"], 4)
         diffs.append(np.abs(rgba[..., :3].astype(int) - load_image(item["path"]).astype(int)))
     d = np.concatenate([x.ravel() for x in diffs])
+    print(f"JPEG decoding, Chromium vs PIL, {len(files)} files: mean |diff| {d.mean():.4f}, "
+          f"max {d.max()}, identical pixels {np.mean(d == 0):.2%}")
     assert d.mean() < 1.0 and np.percentile(d, 99.9) <= 8, (d.mean(), d.max())
