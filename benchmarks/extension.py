@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from tests.browser import CHROMIUM_ARGS, StaticServer, chromium_executable  # noqa: E402
+from tests.browser import CHROMIUM_ARGS, StaticServer, chromium_executable, stop_service_workers  # noqa: E402
 
 FACES = sorted((ROOT / "tests" / "fixtures" / "faces").rglob("*.jpg"))
 BUDGETS = {"warm_ms": 100, "cold_ms": 600, "scan50_s": 3.0, "zip_mb": 5.0}
@@ -94,15 +94,7 @@ class Chromium:
         return self.worker.evaluate(CHECK_JS, [self.tab(page), src])
 
     def stop_worker(self, page) -> None:
-        cdp = self.ctx.new_cdp_session(page)
-        states: list[str] = []
-        cdp.on("ServiceWorker.workerVersionUpdated",
-               lambda e: states.extend(v["runningStatus"] for v in e["versions"]))
-        cdp.send("ServiceWorker.enable")
-        cdp.send("ServiceWorker.stopAllWorkers")
-        while "stopped" not in states:
-            page.wait_for_timeout(20)
-        cdp.detach()
+        stop_service_workers(self.ctx, page)
         opts = self.ctx.new_page()  # wake it as the popup would
         opts.goto(f"chrome-extension://{self.id}/src/options.html")
         opts.evaluate("chrome.runtime.sendMessage({type: 'facecheck-ping'})")

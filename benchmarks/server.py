@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import queue
 import statistics
 import subprocess
 import sys
@@ -26,29 +25,20 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from server.serve import spawn  # noqa: E402
+
 FACES = sorted((ROOT / "tests" / "fixtures" / "faces").rglob("*.jpg"))
 
 
 def start_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, **env_extra,
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, **env_extra}
     env.pop("FACECHECK_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "facecheck.cli", "serve", "--port", "0"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    end = time.monotonic() + 300
-    while time.monotonic() < end:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            if proc.poll() is not None:
-                break
-            continue
-        if line.startswith("FaceCheck server on "):
-            return proc, line.split()[3].rstrip("/")
-    proc.kill()
-    raise SystemExit("the server did not start")
+    try:
+        return spawn(env, timeout=300)
+    except RuntimeError as e:
+        raise SystemExit(str(e)) from None
 
 
 def peak_rss_mb(pid: int) -> tuple[float, float]:

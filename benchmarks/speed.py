@@ -28,7 +28,7 @@ from PIL import Image  # noqa: E402
 from facecheck.images import load_image  # noqa: E402
 from facecheck.predictor import Predictor, default_model_dir  # noqa: E402
 from facecheck.preprocess import model_input  # noqa: E402
-from tests.browser import CHROMIUM_ARGS, HARNESS, TFJS, StaticServer, chromium_executable  # noqa: E402
+from tests.browser import HARNESS, TFJS, StaticServer, launch_chromium  # noqa: E402
 
 FACES = sorted((ROOT / "tests" / "fixtures" / "faces").rglob("*.jpg"))
 
@@ -96,8 +96,7 @@ def browser_speed(model_dir: Path, runs: int = 30) -> dict:
         routes = {"/tfjs/": TFJS, "/src/": ROOT / "extension" / "src", "/model/": tmp / "model",
                   "/images/": tmp}
         with StaticServer(routes, {"/harness.html": HARNESS}) as server, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True,
-                                         args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             page = browser.new_page()
             page.goto(f"{server.url}/harness.html")
             page.evaluate("setup()")

@@ -217,13 +217,6 @@ class Detector:
             raise FileNotFoundError(f"no face detector at {path} (python -m export.import_blazeface)")
         return cls(keras.saving.load_model(path, compile=False), cfg, batch_size)
 
-    def network_input(self, image: np.ndarray, view: tuple[int, int, int]) -> np.ndarray:
-        """One view of an RGB uint8 image -> the detector's 128x128 float input (the contract's
-        antialiased bilinear resize)."""
-        from facecheck.preprocess import resize_array
-
-        return resize_array(view_pixels(image, view), self.cfg["input_size"])
-
     def detect(self, image: np.ndarray) -> list[dict]:
         return self.detect_many([image])[0]
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import queue
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +68,36 @@ def bind(config: Config) -> tuple[Any, _LateApp, int]:
     return server, slot, int(port)
 
 
+BANNER = "FaceCheck server on "
+
+
+def spawn(env: dict[str, str], timeout: float) -> tuple[subprocess.Popen, str]:
+    """`facecheck serve --port 0` in a subprocess with this environment; returns (process, URL)
+    once it prints its banner. Raises RuntimeError with the output's tail if it does not start."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(root), env.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "facecheck.cli", "serve", "--port", "0"], cwd=root,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    end = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < end:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if line.startswith(BANNER):
+            return proc, line.split()[3].rstrip("/")
+    proc.kill()
+    raise RuntimeError(f"the server did not start: {''.join(seen)[-2000:]}")
+
+
 class BackgroundServer:
     """The real waitress server in a thread on a free port, for tests and benchmarks.
 
@@ -115,7 +149,7 @@ def serve(argv: list[str] | None = None) -> int:
     slot.app = app
     info = app.extensions["facecheck"]["model"]
     host = f"[{config.host}]" if ":" in config.host else config.host
-    print(f"FaceCheck server on http://{host}:{port}/ (model {info['contract']['model_version']}, "
+    print(f"{BANNER}http://{host}:{port}/ (model {info['contract']['model_version']}, "
           f"{info['device']}{', token required' if config.token else ''}); Ctrl+C stops it", flush=True)
     try:
         server.run()

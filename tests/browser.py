@@ -33,6 +33,33 @@ def chromium_executable() -> str | None:
     return None
 
 
+def launch_chromium(pw):
+    """A headless Chromium from a sync Playwright instance, with the flags above."""
+    return pw.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
+
+
+def stop_service_workers(ctx, page, timeout: float = 10.0) -> None:
+    """Stop the extension's service worker as Chrome does when it is idle (a CDP call, as DevTools
+    does), and wait until it has stopped.
+
+    Playwright keeps the same Worker object across the restart; evaluating on it while the worker
+    is stopped would hang until something wakes it."""
+    import time
+
+    cdp = ctx.new_cdp_session(page)
+    states: list[str] = []
+    cdp.on("ServiceWorker.workerVersionUpdated",
+           lambda e: states.extend(v["runningStatus"] for v in e["versions"]))
+    cdp.send("ServiceWorker.enable")
+    cdp.send("ServiceWorker.stopAllWorkers")
+    deadline = time.time() + timeout
+    while "stopped" not in states:
+        if time.time() > deadline:
+            raise AssertionError(f"the service worker did not stop: {states}")
+        page.wait_for_timeout(20)  # (events are delivered while Playwright waits)
+    cdp.detach()
+
+
 class StaticServer:
     """Serve several folders under URL prefixes ({"/model/": Path, ...}) on a free local port."""
 
@@ -148,8 +175,7 @@ def run_js_predictor(export_dir: Path, files: list[Path], pixels_for: tuple[Path
     routes = {"/tfjs/": TFJS, "/src/": ROOT / "extension" / "src", "/model/": Path(export_dir),
               "/images/": folder}
     with StaticServer(routes, {"/harness.html": HARNESS}) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             errors: list[str] = []

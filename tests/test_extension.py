@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser import CHROMIUM_ARGS, StaticServer, chromium_executable
+from tests.browser import CHROMIUM_ARGS, StaticServer, chromium_executable, stop_service_workers
 from tests.conftest import FIXTURES, ROOT, fixture_faces
 
 pytestmark = pytest.mark.slow
@@ -252,21 +252,7 @@ class Browser:
             page.close()
 
     def stop_worker(self, page):
-        """Stop the service worker as Chrome does when it is idle (a CDP call, as DevTools does).
-
-        Playwright keeps the same Worker object across the restart; evaluating on it while the
-        worker is stopped would hang until something wakes it."""
-        cdp = self.ctx.new_cdp_session(page)
-        states: list[str] = []
-        cdp.on("ServiceWorker.workerVersionUpdated",
-               lambda e: states.extend(v["runningStatus"] for v in e["versions"]))
-        cdp.send("ServiceWorker.enable")
-        cdp.send("ServiceWorker.stopAllWorkers")
-        deadline = time.time() + 10
-        while "stopped" not in states:
-            assert time.time() < deadline, f"the service worker did not stop: {states}"
-            page.wait_for_timeout(20)  # (events are delivered while Playwright waits)
-        cdp.detach()
+        stop_service_workers(self.ctx, page)
 
     def close(self):
         self.ctx.close()

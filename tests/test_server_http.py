@@ -5,54 +5,29 @@ from __future__ import annotations
 
 import csv
 import os
-import queue
 import signal
 import subprocess
-import sys
-import threading
-import time
 
 import pytest
 import requests
 
 from facecheck.cli import main
 from server.app import Config, create_app, load_predictor
-from server.serve import BackgroundServer, serve
-from tests.conftest import ROOT, fixture_faces, make_bad_inputs
+from server.serve import BackgroundServer, serve, spawn
+from tests.conftest import fixture_faces, make_bad_inputs
 
 EXTENSION = "chrome-extension://" + "p" * 32
 LIMIT = 400_000
 
 
-def read_address(proc: subprocess.Popen, timeout: float) -> str:
-    """The URL from the server's "FaceCheck server on http://..." line."""
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    end = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < end:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            if proc.poll() is not None:
-                break
-            continue
-        seen.append(line)
-        if line.startswith("FaceCheck server on "):
-            return line.split()[3].rstrip("/")
-    raise AssertionError(f"server did not start: {''.join(seen)[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def served():
-    env = {**os.environ, "FACECHECK_MAX_REQUEST_BYTES": str(LIMIT), "FACECHECK_MAX_IMAGES": "8",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "FACECHECK_MAX_REQUEST_BYTES": str(LIMIT), "FACECHECK_MAX_IMAGES": "8"}
     env.pop("FACECHECK_TOKEN", None)
     env.pop("FACECHECK_CORS_ORIGINS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "facecheck.cli", "serve", "--port", "0"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, url = spawn(env, timeout=180)
     try:
-        yield proc, read_address(proc, timeout=180)
+        yield proc, url
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

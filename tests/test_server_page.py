@@ -11,7 +11,7 @@ import requests
 
 from server.app import Config, create_app, load_predictor
 from server.serve import BackgroundServer
-from tests.browser import CHROMIUM_ARGS, chromium_executable
+from tests.browser import launch_chromium
 from tests.conftest import FIXTURES, fixture_faces
 
 
@@ -32,8 +32,7 @@ def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
              FIXTURES / "noface" / "brick.jpg"]
     outside: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             errors: list[str] = []
@@ -111,8 +110,7 @@ def test_drop_page_asks_for_the_token_when_the_server_has_one():
     config = Config.from_env(environ={"FACECHECK_TOKEN": "page-token"})
     with BackgroundServer(lambda c: create_app(c, predictor=predictor), config) as srv, \
             sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.goto(srv.url + "/")
