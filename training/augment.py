@@ -11,7 +11,8 @@ Policies:
   *background flattening*: on a share of images of BOTH classes, everything outside a soft
   face-centred ellipse is replaced by a plain studio-like backdrop. The pool's only plain-background
   faces are generated (the CFD inversions), so without it "plain backdrop" would mean "fake" and
-  passport-style real headshots would be flagged.
+  passport-style real headshots would be flagged; and on another share, *background defocus*: the
+  surroundings blurred as by a portrait lens, since the pool's bokeh is mostly on real photos.
 - "reference": the reference project's recipe only.
 """
 
@@ -64,26 +65,44 @@ def _gaussian_blur(img, sigma):
     return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")[0]
 
 
-def _flatten_background(img, d: _Draws):
-    size = tf.shape(img)[0]
-    n = tf.cast(size, tf.float32)
+def _face_mask(img, d: _Draws):
+    """A soft face-centred ellipse: 1 on the face, 0 on the surroundings."""
+    n = tf.cast(tf.shape(img)[0], tf.float32)
     yy, xx = tf.meshgrid(tf.range(n), tf.range(n), indexing="ij")
     cx = n * d.uniform(0.46, 0.54)
     cy = n * d.uniform(0.44, 0.54)
     rx = n * d.uniform(0.36, 0.46)
     ry = n * d.uniform(0.46, 0.58)
     dist = tf.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
-    mask = tf.sigmoid((1.0 - dist) / d.uniform(0.02, 0.08))[:, :, None]
+    return tf.sigmoid((1.0 - dist) / d.uniform(0.02, 0.08))[:, :, None], yy / n
+
+
+def _flatten_background(img, d: _Draws):
+    mask, rows = _face_mask(img, d)
     # Mostly white / light grey backdrops (passport and studio photos), sometimes any colour.
     grey = d.uniform(170.0, 255.0)
     tint = d.uniform(-12.0, 12.0, (3,))
     any_colour = d.uniform(0.0, 255.0, (3,))
     colour = tf.where(d.chance(0.7), grey + tint, any_colour)
-    gradient = d.uniform(-25.0, 25.0) * (yy / n - 0.5)[:, :, None]
+    gradient = d.uniform(-25.0, 25.0) * (rows - 0.5)[:, :, None]
     noise = tf.random.stateless_normal(tf.shape(img), d.seeds[d.i], stddev=d.uniform(0.5, 3.0))
     d.i += 1
     backdrop = tf.clip_by_value(colour[None, None, :] + gradient + noise, 0.0, 255.0)
     return img * mask + backdrop * (1.0 - mask)
+
+
+def _defocus_background(img, d: _Draws):
+    """Blur everything around the face, as a portrait lens's shallow depth of field does.
+
+    Without it, the model read a defocused background as "real" (FFHQ photos have bokeh, most
+    generated faces in the pool do not): generated faces pasted on, or rendered with, blurred
+    surroundings were called real (benchmarks/shortcuts.py)."""
+    mask, _ = _face_mask(img, d)
+    n = tf.shape(img)[0]
+    small = tf.maximum(4, tf.cast(tf.round(tf.cast(n, tf.float32) * d.uniform(0.06, 0.2)), tf.int32))
+    blurred = tf.image.resize(tf.image.resize(img[None], (small, small), "area"), (n, n),
+                              "bilinear")[0]
+    return img * mask + blurred * (1.0 - mask)
 
 
 def make_augment(contract: Contract, policy: str = "facecheck"):
@@ -100,7 +119,10 @@ def make_augment(contract: Contract, policy: str = "facecheck"):
         nf = tf.cast(n, tf.float32)
 
         if full:
-            img = tf.cond(d.chance(0.2), lambda: _flatten_background(img, d), lambda: img)
+            background = d.uniform()
+            img = tf.case([(background < 0.2, lambda: _flatten_background(img, d)),
+                           (background < 0.35, lambda: _defocus_background(img, d))],
+                          default=lambda: img)
         max_deg = 10.0 if full else 15.0
         angle = d.uniform(-max_deg, max_deg) * (math.pi / 180.0)
         img = tf.cond(d.chance(0.2 if full else 0.5), lambda: _rotate(img, angle), lambda: img)

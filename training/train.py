@@ -47,7 +47,7 @@ def parse_args(argv=None):
     ap.add_argument("--out", required=True, help="run folder to create")
     ap.add_argument("--arch", default="facecheck", choices=("facecheck", "reference"))
     ap.add_argument("--policy", help="augmentation policy (default: the architecture's own recipe)")
-    ap.add_argument("--epochs", type=int, default=48, help="maximum epochs")
+    ap.add_argument("--epochs", type=int, default=64, help="maximum epochs")
     ap.add_argument("--steps-per-epoch", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
@@ -64,6 +64,9 @@ def parse_args(argv=None):
                     help="what the model is trained to judge: detector face crops (default; what the "
                          "predictor feeds it) or the whole centred square")
     ap.add_argument("--limit", type=int, default=0, help="use at most N images per split (tests)")
+    ap.add_argument("--test-time-flip", action=argparse.BooleanOptionalAction, default=False,
+                    help="average each face's logit with its mirror image's at inference (doubles "
+                         "the classification cost; off by default: the browser's 10 ms budget)")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--no-cache", action="store_true", help="do not read/write the decode cache")
     ap.add_argument("--quiet", action="store_true")
@@ -134,7 +137,8 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    contract = Contract(architecture=args.arch, output=output_kind(args.arch), crop_rule=args.crop_rule)
+    contract = Contract(architecture=args.arch, output=output_kind(args.arch), crop_rule=args.crop_rule,
+                        test_time_flip=args.test_time_flip)
     multipliers = {}
     for item in filter(None, args.source_weights.split(",")):
         k, v = item.split("=")
