@@ -64,6 +64,9 @@ def parse_args(argv=None):
                     help="what the model is trained to judge: detector face crops (default; what the "
                          "predictor feeds it) or the whole centred square")
     ap.add_argument("--limit", type=int, default=0, help="use at most N images per split (tests)")
+    ap.add_argument("--border-jitter", type=float, default=0.0,
+                    help="share of training crops given a 1-5 %% foreign border on each side "
+                         "(training.augment._border_jitter; experimental, off by default)")
     ap.add_argument("--test-time-flip", action=argparse.BooleanOptionalAction, default=False,
                     help="average each face's logit with its mirror image's at inference (doubles "
                          "the classification cost; off by default: the browser's 10 ms budget)")
@@ -179,7 +182,7 @@ def main(argv=None):
         f" undecodable; decode {decode_s:.0f}s")
     log("sampling shares: " + ", ".join(f"{k}={v}" for k, v in config["sampling_shares"].items()))
 
-    augment = make_augment(contract, args.policy)
+    augment = make_augment(contract, args.policy, args.border_jitter)
     train_ds = build_train_dataset(train_x, train_s, shares, augment, args.batch_size, args.seed)
     val_in = eval_inputs(val_x, contract)
     val_y = np.array([s.label for s in val_s])
