@@ -5,7 +5,8 @@
 Takes real and generated faces that share one framing (FFHQ-aligned: rvf10k and realorfake reals,
 rvf10k and omi fakes from the pool's test split, and the cross-check set) and re-frames them:
 a tight crop (the centre 70 %, like UTKFace), zoomed-out copies on a blurred border (1.4x, and
-2.5x: a small face in a larger picture), and the same face with its background replaced by a plain
+2.5x: a small face in a larger picture; and 1.4x on a sharp, grey or mirrored border, against the
+whole picture enlarged 1.4x with no border), and the same face with its background replaced by a plain
 light backdrop (a passport-style photo). Every probe goes through the whole predictor (face
 detection, crop rule, classifier); images where no face was judged are counted, not scored. A model that
 judges the face keeps its accuracy on both classes; one that learned a shortcut swings one class.
@@ -39,12 +40,28 @@ def tight(img):
     return img[y : y + s, x : x + s]
 
 
-def zoom_out(img, factor=1.4):
+def zoom_out(img, factor=1.4, border="blur"):
+    """The picture, unchanged, in the middle of a larger canvas: a blurred or sharp enlarged copy
+    of itself, flat grey, or the picture mirrored outwards."""
     pil = Image.fromarray(img)
     w, h = pil.size
-    canvas = pil.resize((int(w * factor), int(h * factor))).filter(ImageFilter.GaussianBlur(8))
+    if border == "mirror":
+        pad = int(round((factor - 1) * min(w, h) / 2))
+        return np.pad(img, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    if border == "grey":
+        canvas = Image.new("RGB", (int(w * factor), int(h * factor)), (128, 128, 128))
+    else:
+        canvas = pil.resize((int(w * factor), int(h * factor)))
+        if border == "blur":
+            canvas = canvas.filter(ImageFilter.GaussianBlur(8))
     canvas.paste(pil, ((canvas.width - w) // 2, (canvas.height - h) // 2))
     return np.asarray(canvas)
+
+
+def upscale(img, factor=1.4):
+    """The whole picture enlarged: the face's crop still ends at the picture's own edge."""
+    h, w = img.shape[:2]
+    return np.asarray(Image.fromarray(img).resize((int(w * factor), int(h * factor)), Image.BICUBIC))
 
 
 def plain_backdrop(img, seed):
@@ -59,6 +76,12 @@ def plain_backdrop(img, seed):
 PROBES = {"as is": lambda img, i: img, "tight crop (70 %)": lambda img, i: tight(img),
           "zoomed out (1.4x)": lambda img, i: zoom_out(img),
           "small in a wide scene (2.5x)": lambda img, i: zoom_out(img, 2.5),
+          # Which part of the zoomed-out picture moves the verdict: the blur, or the crop no
+          # longer ending at the picture's own edge?
+          "zoomed out (1.4x), sharp border": lambda img, i: zoom_out(img, 1.4, "sharp"),
+          "zoomed out (1.4x), grey border": lambda img, i: zoom_out(img, 1.4, "grey"),
+          "zoomed out (1.4x), mirrored border": lambda img, i: zoom_out(img, 1.4, "mirror"),
+          "enlarged 1.4x, no border": lambda img, i: upscale(img),
           "plain backdrop": plain_backdrop}
 
 
