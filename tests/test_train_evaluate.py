@@ -51,6 +51,40 @@ def test_augmentation_is_seeded_and_keeps_shape():
     assert not np.array_equal(a[0], a[1]), "different seeds, different augmentation"
 
 
+def test_border_jitter_keeps_the_picture_and_changes_only_a_thin_border():
+    import tensorflow as tf
+
+    from facecheck.contract import Contract
+    from training.augment import _border_jitter, _Draws
+
+    # A flat picture with a bright 1-pixel frame: after the jitter the frame has moved inwards
+    # (the picture was shrunk 2-10 %), the middle is untouched, and every border row or column
+    # outside the shrunk picture is filled with something.
+    img = np.full((128, 128, 3), 100.0, np.float32)
+    img[0, :] = img[-1, :] = img[:, 0] = img[:, -1] = 250.0
+    moved = 0
+    for i in range(12):
+        out = _border_jitter(tf.constant(img), _Draws(tf.constant([5, i], tf.int64)), Contract()).numpy()
+        assert out.shape == img.shape and 0 <= out.min() and out.max() <= 255
+        assert np.allclose(out[20:108, 20:108], 100.0, atol=0.5), "the picture itself is kept"
+        moved += not np.allclose(out[0], img[0], atol=1.0) or not np.allclose(out[:, 0], img[:, 0], atol=1.0)
+    assert moved >= 10, "the picture's own edge must leave the crop's edge"
+
+
+def test_augmentation_with_border_jitter_is_seeded():
+    import tensorflow as tf
+
+    from facecheck.contract import Contract
+    from training.augment import make_augment
+
+    img = tf.constant(np.random.default_rng(1).integers(0, 256, (160, 160, 3), np.uint8))
+    aug = make_augment(Contract(), "facecheck", border_jitter=1.0)
+    for i in range(4):
+        seed = tf.constant([2, i], tf.int64)
+        x, y = aug(img, seed).numpy(), aug(img, seed).numpy()
+        assert x.shape == (128, 128, 3) and np.array_equal(x, y)
+
+
 def test_data_layouts(tmp_path):
     from PIL import Image
 
