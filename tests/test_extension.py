@@ -531,13 +531,32 @@ def test_options_saved_and_honoured(ext, site):
     [b] = badges(page)
     assert b["verdict"] == "unsure" and b["model"] == "fake" and "Unsure" in b["text"], b
 
-    # A threshold above this face's probability turns the verdict, the predictor's stays.
+    # A threshold on the other side of a face's probability turns the verdict shown; the
+    # predictor's own verdict stays. Options allow thresholds in [0.01, 0.99], so take the site's
+    # fixture face whose probability (the Python predictor's; parity holds) is least extreme.
+    from facecheck.images import load_image
+    from facecheck.predictor import Predictor
+
+    folder = site.routes["/img/"]
+    pred = Predictor.load()
+    faces = [f for f in sorted(folder.iterdir()) if re.fullmatch(r"(fake|real)\d\.jpg", f.name)]
+    ps = {f.name: pred.predict(load_image(f))["p_fake"] for f in faces}
+    name = min(ps, key=lambda n: abs(ps[n] - 0.5))
+    assert len(ps) >= 16 and 0.02 < ps[name] < 0.98, ps
+    model = "fake" if ps[name] >= pred.contract.threshold else "real"
+    shown, threshold = ("real", ps[name] + 0.01) if model == "fake" else ("fake", ps[name] - 0.01)
+    flip_src = page.evaluate("""n => new Promise((resolve) => {
+      const img = new Image(160, 160);
+      img.onload = () => resolve(img.currentSrc);
+      img.src = '/img/' + n;
+      document.body.append(img);
+    })""", name)
     opts.fill("#unsureMargin", "0")
-    opts.fill("#threshold", str(round(min(b["p"] + 0.03, 0.99), 3)))
+    opts.fill("#threshold", f"{threshold:.3f}")
     save_options(opts)
-    ext.check(page, src)
-    [b] = badges(page)
-    assert b["verdict"] == "real" and b["model"] == "fake" and "from your options" in b["detail"], b
+    ext.check(page, flip_src)
+    [b] = [x for x in badges(page) if x["src"] == flip_src]
+    assert b["verdict"] == shown and b["model"] == model and "from your options" in b["detail"], b
 
     # Minimum size: a scan skips the 160 px faces and checks only the 320 px picture.
     scan = open_page(ext, f"{site.url}/scan.html")

@@ -160,7 +160,8 @@ def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: f
         # web portraits) is cut tighter, since crops are never padded. So 25 % of crops are
         # tighter (down to the UTKFace framing), for both classes alike, and the rest stay close
         # to the rule's framing and are only downscaled, like photos at inference. Never zoomed
-        # out: inference crops never hold padding, so training crops hold none either.
+        # out far: inference crops never hold padding. But a crop of a picture inside a larger
+        # one takes in a few pixels beyond the picture's edge, which border jitter (below) covers.
         if full:
             frac = tf.where(d.chance(0.25), d.uniform(0.6, 0.88), d.uniform(0.88, 1.0))
         else:  # the reference recipe: small shifts only
