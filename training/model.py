@@ -82,11 +82,11 @@ def _sep_res_pair(x, filters):
 
 
 def build_facecheck(input_size: int = 128) -> keras.Model:
-    # Sized for the browser: ~91 M multiply-adds per face, so one face classifies in ~7 ms on
-    # TF.js's single-threaded wasm backend (it runs ~14 G multiply-adds/s there; measured per
-    # layer with tf.profile). Plain 3x3 convolutions where the maps are large: on 2 CPU cores
-    # they train ~2x faster per useful FLOP than depthwise-separable ones, and the high-resolution
-    # layers (memory-bound) set the training speed, not the multiply-adds.
+    # Sized for the browser: ~91 M multiply-adds per face, so one face classifies in under 10 ms
+    # on TF.js's single-threaded wasm backend (benchmarks/speed.py; there, in a per-layer
+    # tf.profile, time followed the multiply-adds). Plain 3x3 convolutions where the maps are
+    # large: on 2 CPU cores they train ~2x faster per useful FLOP than depthwise-separable ones,
+    # and the high-resolution layers (memory-bound) set the training speed, not the multiply-adds.
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
     x = _conv_bn(x, 16, name="stem_full_resolution")       # 128 x 128: nothing downsampled yet
