@@ -515,7 +515,7 @@ def save_options(opts):
     expect(opts.locator("#status")).to_have_text("Saved.")
 
 
-def test_options_saved_and_honoured(ext, site):
+def test_options_saved_and_honoured(ext, site, reference):
     opts = open_page(ext, ext.url("src/options.html"))
     opts.wait_for_selector("body[data-ready]")
     opts.fill("#unsureMargin", "0.5")  # everything reads "Unsure"
@@ -534,16 +534,11 @@ def test_options_saved_and_honoured(ext, site):
     # A threshold on the other side of a face's probability turns the verdict shown; the
     # predictor's own verdict stays. Options allow thresholds in [0.01, 0.99], so take the site's
     # fixture face whose probability (the Python predictor's; parity holds) is least extreme.
-    from facecheck.images import load_image
-    from facecheck.predictor import Predictor
-
-    folder = site.routes["/img/"]
-    pred = Predictor.load()
-    faces = [f for f in sorted(folder.iterdir()) if re.fullmatch(r"(fake|real)\d\.jpg", f.name)]
-    ps = {f.name: pred.predict(load_image(f))["p_fake"] for f in faces}
+    faces = [f.name for f in sorted(site.folder.iterdir()) if re.fullmatch(r"(fake|real)\d\.jpg", f.name)]
+    ps = {n: reference(f"/img/{n}")["p_fake"] for n in faces}
     name = min(ps, key=lambda n: abs(ps[n] - 0.5))
     assert len(ps) >= 16 and 0.02 < ps[name] < 0.98, ps
-    model = "fake" if ps[name] >= pred.contract.threshold else "real"
+    model = "fake" if ps[name] >= reference.predictor.contract.threshold else "real"
     shown, threshold = ("real", ps[name] + 0.01) if model == "fake" else ("fake", ps[name] - 0.01)
     flip_src = page.evaluate("""n => new Promise((resolve) => {
       const img = new Image(160, 160);

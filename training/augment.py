@@ -91,6 +91,14 @@ def _flatten_background(img, d: _Draws):
     return img * mask + backdrop * (1.0 - mask)
 
 
+def _blurred(img, d: _Draws, least: float = 0.05):
+    """The picture heavily blurred: shrunk to `least`-20 % of its side by area averaging, then
+    enlarged back bilinearly (a smooth, cheap stand-in for a wide lens blur)."""
+    n = tf.shape(img)[0]
+    small = tf.maximum(4, tf.cast(tf.round(tf.cast(n, tf.float32) * d.uniform(least, 0.2)), tf.int32))
+    return tf.image.resize(tf.image.resize(img[None], (small, small), "area"), (n, n), "bilinear")[0]
+
+
 def _defocus_background(img, d: _Draws):
     """Blur everything around the face, as a portrait lens's shallow depth of field does.
 
@@ -98,11 +106,7 @@ def _defocus_background(img, d: _Draws):
     generated faces in the pool do not): generated faces pasted on, or rendered with, blurred
     surroundings were called real (benchmarks/shortcuts.py)."""
     mask, _ = _face_mask(img, d)
-    n = tf.shape(img)[0]
-    small = tf.maximum(4, tf.cast(tf.round(tf.cast(n, tf.float32) * d.uniform(0.06, 0.2)), tf.int32))
-    blurred = tf.image.resize(tf.image.resize(img[None], (small, small), "area"), (n, n),
-                              "bilinear")[0]
-    return img * mask + blurred * (1.0 - mask)
+    return img * mask + _blurred(img, d, least=0.06) * (1.0 - mask)
 
 
 def _border_jitter(img, d: _Draws, contract: Contract):
@@ -121,12 +125,10 @@ def _border_jitter(img, d: _Draws, contract: Contract):
     oy = tf.cast(tf.floor(d.uniform() * tf.cast(out - inner + 1, tf.float32)), tf.int32)
     pads = [[oy, out - inner - oy], [ox, out - inner - ox], [0, 0]]
     kind = d.uniform()
-    coarse = tf.maximum(4, tf.cast(tf.round(outf * d.uniform(0.05, 0.2)), tf.int32))
-    blurred = tf.image.resize(tf.image.resize(img[None], (coarse, coarse), "area"), (out, out),
-                              "bilinear")[0]
-    flat = tf.ones_like(img) * d.uniform(0.0, 255.0, (3,))[None, None, :]
+    # Each fill is computed only on its own branch.
     fill = tf.case([(kind < 0.4, lambda: tf.pad(small, pads, "SYMMETRIC")),
-                    (kind < 0.8, lambda: blurred)], default=lambda: flat)
+                    (kind < 0.8, lambda: _blurred(img, d))],
+                   default=lambda: tf.ones_like(img) * d.uniform(0.0, 255.0, (3,))[None, None, :])
     mask = tf.pad(tf.ones_like(small[:, :, :1]), pads)
     return tf.pad(small, pads) * mask + fill * (1.0 - mask)
 
