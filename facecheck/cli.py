@@ -50,7 +50,7 @@ def scan(argv=None) -> int:
     args = scan_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from facecheck.images import ImageError, iter_image_files, load_image
+    from facecheck.images import ImageError, error_result, iter_image_files, load_image
     from facecheck.predictor import Predictor
 
     missing = [p for p in args.paths if not os.path.exists(p)]
@@ -89,7 +89,7 @@ def scan(argv=None) -> int:
         try:
             pending.append((len(rows) - 1, load_image(path)))
         except ImageError as e:
-            rows[-1].update({"faces": [], "p_fake": None, "verdict": "error", "error": str(e)})
+            rows[-1].update(error_result(str(e)))
         if len(pending) >= args.batch_size:
             flush()
     flush()

@@ -23,6 +23,11 @@ MIN_SIDE = 16
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
+def error_result(reason: str) -> dict:
+    """The result for an image that could not be judged (scan rows and server answers alike)."""
+    return {"faces": [], "p_fake": None, "verdict": "error", "error": reason}
+
+
 class ImageError(ValueError):
     """An image that cannot be used, with a reason a person can read."""
 

@@ -29,7 +29,7 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
-from facecheck.images import MAX_PIXELS, ImageError, load_image
+from facecheck.images import MAX_PIXELS, ImageError, error_result, load_image
 from server import API_PREFIX
 
 log = logging.getLogger("facecheck.server")
@@ -39,7 +39,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 # not fixed yet, so any extension may call by default; FACECHECK_CORS_ORIGINS narrows it.
 EXTENSION_ORIGIN = r"^chrome-extension://[a-p]{32}$"
 # Raw bodies: what the extension sends (the image's own type), or bytes of unknown type.
-RAW_TYPES = ("image/*", "application/octet-stream")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -325,11 +324,13 @@ def create_app(config: Config | None = None, predictor=None, **overrides: Any) -
     def model():
         return jsonify(model_info)
 
+    from server.openapi import build_spec
+
+    spec = build_spec(config)  # depends on the settings only: built once
+
     @app.get(f"{API_PREFIX}/openapi.json")
     def openapi():
-        from server.openapi import build_spec
-
-        return jsonify(build_spec(config))
+        return jsonify(spec)
 
     @app.post(f"{API_PREFIX}/predict")
     def predict():
@@ -367,13 +368,12 @@ def create_app(config: Config | None = None, predictor=None, **overrides: Any) -
                 data = upload.read() if upload is not None else request.get_data(cache=False)
                 img = load_image(data, max_pixels=config.max_pixels)
             except ImageError as e:
-                entry.update(faces=[], p_fake=None, verdict="error", error=str(e))
+                entry.update(error_result(str(e)))
                 continue
             pixels = img.shape[0] * img.shape[1]
             if pixels > budget:
-                entry.update(faces=[], p_fake=None, verdict="error",
-                             error=f"request pixel budget exceeded ({config.max_request_pixels:,} "
-                             "pixels per request): send this image in another request")
+                entry.update(error_result(f"request pixel budget exceeded ({config.max_request_pixels:,} "
+                                          "pixels per request): send this image in another request"))
                 continue
             budget -= pixels
             entry.update(width=int(img.shape[1]), height=int(img.shape[0]))
@@ -401,8 +401,7 @@ def _predict(predictor, images: list, lock: threading.Lock) -> list[dict]:
                 results.append(_public(predictor.predict_many([img])[0]))
             except Exception as e:  # noqa: BLE001
                 log.exception("prediction failed")
-                results.append({"faces": [], "p_fake": None, "verdict": "error",
-                                "error": f"prediction failed: {type(e).__name__}"})
+                results.append(error_result(f"prediction failed: {type(e).__name__}"))
         return results
 
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from facecheck.images import error_result
 from server import API_PREFIX
 
 # Room left in each request for the multipart headers.
@@ -89,13 +90,11 @@ def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str
         try:
             data = Path(path).read_bytes()
         except OSError as e:
-            rows[-1].update(faces=[], p_fake=None, verdict="error",
-                            error=f"cannot read file: {e.strerror or e}")
+            rows[-1].update(error_result(f"cannot read file: {e.strerror or e}"))
             continue
         if len(data) > room:
-            rows[-1].update(faces=[], p_fake=None, verdict="error",
-                            error=f"file too large for the server: {len(data):,} bytes "
-                            f"(limit {room:,})")
+            rows[-1].update(error_result(f"file too large for the server: {len(data):,} bytes "
+                                         f"(limit {room:,})"))
             continue
         if pending and (len(pending) >= per_request or pending_bytes + len(data) > room):
             flush()
