@@ -156,7 +156,7 @@ def test_face_crop_rule():
 
 def test_shipped_model_on_the_fixture_faces():
     """The committed model, through the real predictor, on 32 cross-check images it never saw
-    (31 of 32 right when it was shipped); runs without ../shared."""
+    (30 of 32 right when facecheck-f was shipped: two generated faces read real); runs without ../shared."""
     from facecheck.predictor import SHIPPED_MODEL_DIR
 
     pred = Predictor.load(SHIPPED_MODEL_DIR)
