@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,16 +32,16 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from tests.browser import CHROMIUM_ARGS, StaticServer, chromium_executable, stop_service_workers  # noqa: E402
+from tests.browser import ExtensionChromium, StaticServer, chromium_executable  # noqa: E402
 
 FACES = sorted((ROOT / "tests" / "fixtures" / "faces").rglob("*.jpg"))
 BUDGETS = {"warm_ms": 100, "cold_ms": 600, "scan50_s": 3.0, "zip_mb": 5.0}
 
-CHECK_JS = """async ([tabId, src]) => {
+CHECK_JS = """async ([tabId, info]) => {
   const tab = await chrome.tabs.get(tabId);
   const hadTf = typeof tf !== 'undefined';
   const t0 = performance.now();
-  const out = await checkFace({menuItemId: 'check-face', srcUrl: src, frameId: 0, mediaType: 'image'}, tab);
+  const out = await checkFace(info, tab);
   return {ms: performance.now() - t0, drawn: out.drawn, verdict: out.view.verdict, hadTf};
 }"""
 
@@ -73,30 +72,14 @@ def images(folder: Path) -> list[str]:
     return names
 
 
-class Chromium:
-    def __init__(self, pw, ext: Path, profile: str):
-        self.ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=chromium_executable(), headless=True,
-            args=CHROMIUM_ARGS + [f"--disable-extensions-except={ext}", f"--load-extension={ext}"])
-        self.worker = self.ctx.service_workers[0] if self.ctx.service_workers else \
-            self.ctx.wait_for_event("serviceworker", timeout=20000)
-        self.id = self.worker.url.split("/")[2]
-        js = """() => new Promise((r) => chrome.contextMenus.update('check-face', {}, () =>
-                  r(!chrome.runtime.lastError)))"""
-        while not self.worker.evaluate(js):
-            time.sleep(0.05)
-
-    def tab(self, page) -> int:
-        return self.worker.evaluate(
-            "async (u) => (await chrome.tabs.query({})).find((t) => t.url === u).id", page.url)
-
-    def check(self, page, src: str) -> dict:
-        return self.worker.evaluate(CHECK_JS, [self.tab(page), src])
+class Chromium(ExtensionChromium):
+    def timed_check(self, page, src: str) -> dict:
+        return self.worker.evaluate(CHECK_JS, [self.tab_id(page), self.menu_info(page, src)])
 
     def stop_worker(self, page) -> None:
-        stop_service_workers(self.ctx, page)
+        super().stop_worker(page)
         opts = self.ctx.new_page()  # wake it as the popup would
-        opts.goto(f"chrome-extension://{self.id}/src/options.html")
+        opts.goto(self.url("src/options.html"))
         opts.evaluate("chrome.runtime.sendMessage({type: 'facecheck-ping'})")
         opts.close()
 
@@ -114,34 +97,34 @@ def run(ext: Path, cold_runs: int, warm_runs: int) -> dict:
     try:
         with StaticServer({"/img/": folder}, {"/one.html": one_page, "/scan.html": scan_page}) as srv, \
                 sync_playwright() as pw:
-            Chromium(pw, ext, profile).ctx.close()  # install once: later starts are plain browser starts
+            Chromium(pw, ext, profile).close()  # install once: later starts are plain browser starts
             for i in range(cold_runs):
                 b = Chromium(pw, ext, profile)
                 page = b.ctx.new_page()
                 page.goto(f"{srv.url}/one.html")
                 src = f"{srv.url}/img/{names[i % len(names)]}"
-                r = b.check(page, src)
+                r = b.timed_check(page, src)
                 out["cold_ms"].append(r["ms"])
                 out["tf_preloaded_at_cold_start"] = r["hadTf"]
                 if i < cold_runs - 1:
-                    b.ctx.close()
+                    b.close()
             # The same browser, warm.
             for i in range(warm_runs):
-                out["warm_ms"].append(b.check(page, f"{srv.url}/img/{names[i % 5]}")["ms"])
+                out["warm_ms"].append(b.timed_check(page, f"{srv.url}/img/{names[i % 5]}")["ms"])
             out["verdict_first"] = r["verdict"]
             for _ in range(max(1, cold_runs)):
                 b.stop_worker(page)
-                out["restart_ms"].append(b.check(page, src)["ms"])
+                out["restart_ms"].append(b.timed_check(page, src)["ms"])
             # Page scan of 50 photos, model loaded.
             scan = b.ctx.new_page()
             scan.goto(f"{srv.url}/scan.html")
             scan.wait_for_load_state("load")
             scan.evaluate(f"(n) => {{ window.__done = ({WATCH_JS})(n); }}", len(names))
             start = b.worker.evaluate(
-                "async (tab) => { const t = Date.now(); await toggleScan(tab); return t; }", b.tab(scan))
+                "async (tab) => { const t = Date.now(); await toggleScan(tab); return t; }", b.tab_id(scan))
             finished = scan.evaluate("window.__done")
             out["scan50_s"] = (finished - start) / 1000
-            b.ctx.close()
+            b.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(profile, ignore_errors=True)

@@ -93,7 +93,7 @@ def scan(argv=None) -> int:
         if len(pending) >= args.batch_size:
             flush()
     flush()
-    return _report(args, rows, _model_summary(predictor))
+    return _report(args, rows, predictor.contract.brief())
 
 
 def _report(args, rows: list[dict], model: dict) -> int:
@@ -140,12 +140,6 @@ def print_table(rows):
     for r in map(_csv_row, rows):
         path = r["path"] if len(r["path"]) <= width else "..." + r["path"][-(width - 3):]
         print(f"{path:{width}s}  {r['faces']:5d}  {r['p_fake']:>6s}  {r['verdict']:7s}  {r['error']}")
-
-
-def _model_summary(predictor) -> dict:
-    c = predictor.contract
-    return {"model_version": c.model_version, "architecture": c.architecture,
-            "threshold": c.threshold, "temperature": c.temperature, "input_size": c.input_size}
 
 
 COMMANDS = {

@@ -22,6 +22,10 @@ P_FAKE_MEANING = (
 )
 
 
+# The contract fields every result carries in its "model" summary.
+BRIEF_FIELDS = ("model_version", "architecture", "threshold", "temperature", "input_size", "crop_rule")
+
+
 @dataclass
 class Contract:
     # Side of the square RGB crop the model takes, in pixels.
@@ -70,6 +74,10 @@ class Contract:
 
         z = np.asarray(logits, dtype=np.float64) / self.temperature
         return 1.0 / (1.0 + np.exp(-z))
+
+    def brief(self) -> dict:
+        """What a result reports about the model that produced it (CLI --json, server answers)."""
+        return {k: getattr(self, k) for k in BRIEF_FIELDS}
 
     def verdict(self, p_fake: float) -> str:
         return "fake" if p_fake >= self.threshold else "real"

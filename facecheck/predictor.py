@@ -32,8 +32,6 @@ from facecheck.preprocess import centre_square, face_square, model_input
 # The model shipped in the repository, with its card and contract.
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "facecheck-v1"
 
-VERDICTS = ("fake", "real", "no-face", "too-small")
-
 
 def default_model_dir() -> Path:
     return Path(os.environ.get("FACECHECK_MODEL_DIR", SHIPPED_MODEL_DIR))

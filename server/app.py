@@ -249,10 +249,7 @@ def create_app(config: Config | None = None, predictor=None, **overrides: Any) -
                    "max_pixels": config.max_pixels, "max_request_pixels": config.max_request_pixels},
         "auth": bool(config.token),
     }
-    c = predictor.contract
-    model_brief = {"model_version": c.model_version, "architecture": c.architecture,
-                   "threshold": c.threshold, "temperature": c.temperature,
-                   "input_size": c.input_size, "crop_rule": c.crop_rule, "device": model_info["device"]}
+    model_brief = {**predictor.contract.brief(), "device": model_info["device"]}
 
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from facecheck.contract import BRIEF_FIELDS
 from facecheck.images import error_result
 from server import API_PREFIX
 
@@ -107,7 +108,5 @@ def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str
 
 
 def _brief(info: dict) -> dict:
-    c = info["contract"]
-    return {"model_version": c.get("model_version", ""), "architecture": c.get("architecture", ""),
-            "threshold": c["threshold"], "temperature": c["temperature"], "input_size": c["input_size"],
-            "crop_rule": c.get("crop_rule"), "device": info.get("device")}
+    """The server's model summary, from GET /api/v1/model: the fields a predict answer carries."""
+    return {**{k: info["contract"].get(k) for k in BRIEF_FIELDS}, "device": info.get("device")}

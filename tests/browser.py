@@ -10,7 +10,9 @@ import functools
 import http.server
 import os
 import shutil
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +46,6 @@ def stop_service_workers(ctx, page, timeout: float = 10.0) -> None:
 
     Playwright keeps the same Worker object across the restart; evaluating on it while the worker
     is stopped would hang until something wakes it."""
-    import time
-
     cdp = ctx.new_cdp_session(page)
     states: list[str] = []
     cdp.on("ServiceWorker.workerVersionUpdated",
@@ -58,6 +58,73 @@ def stop_service_workers(ctx, page, timeout: float = 10.0) -> None:
             raise AssertionError(f"the service worker did not stop: {states}")
         page.wait_for_timeout(20)  # (events are delivered while Playwright waits)
     cdp.detach()
+
+
+class ExtensionChromium:
+    """Headless Chromium with an unpacked extension loaded, in a persistent profile (a fresh
+    temporary one unless `profile` is given; only a temporary one is deleted on close)."""
+
+    def __init__(self, pw, ext_dir: Path, profile: str | None = None):
+        self._own_profile = profile is None
+        self.profile = profile or tempfile.mkdtemp(prefix="facecheck-profile-")
+        self.ctx = pw.chromium.launch_persistent_context(
+            self.profile, executable_path=chromium_executable(), headless=True,
+            args=CHROMIUM_ARGS + [f"--disable-extensions-except={ext_dir}", f"--load-extension={ext_dir}"])
+        self.errors: list[str] = []  # console errors of every service worker of this browser
+        self.ctx.on("serviceworker", self._watch)
+        worker = self.ctx.service_workers[0] if self.ctx.service_workers else \
+            self.ctx.wait_for_event("serviceworker", timeout=20000)
+        self._watch(worker)
+        self.id = worker.url.split("/")[2]
+        self.wait_for_menu()
+
+    def _watch(self, worker):
+        worker.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+
+    @property
+    def worker(self):
+        """The extension's live service worker (waiting for it if it is being restarted)."""
+        prefix = f"chrome-extension://{getattr(self, 'id', '')}"
+        live = [w for w in self.ctx.service_workers if w.url.startswith(prefix)]
+        return live[-1] if live else self.ctx.wait_for_event("serviceworker", timeout=20000)
+
+    def wait_for_menu(self, timeout: float = 15.0):
+        # Menus are created in runtime.onInstalled, which finishes a little after the worker starts.
+        js = """() => new Promise((r) => chrome.contextMenus.update('check-face', {}, () =>
+                  r(!chrome.runtime.lastError)))"""
+        deadline = time.time() + timeout
+        while not self.worker.evaluate(js):
+            assert time.time() < deadline, "the 'check-face' context menu item never appeared"
+            time.sleep(0.05)
+
+    def url(self, path: str) -> str:
+        return f"chrome-extension://{self.id}/{path}"
+
+    def tab_id(self, page) -> int:
+        tid = self.worker.evaluate(
+            "async (u) => ((await chrome.tabs.query({})).find((t) => t.url === u) || {}).id", page.url)
+        assert tid, f"no tab for {page.url}"
+        return tid
+
+    def menu_info(self, page, src: str, frame_id: int = 0) -> dict:
+        """The `info` Chrome passes the context-menu listener for a right-click on `src`."""
+        return {"menuItemId": "check-face", "srcUrl": src, "pageUrl": page.url,
+                "frameId": frame_id, "mediaType": "image", "editable": False}
+
+    def check(self, page, src: str, frame_id: int = 0) -> dict:
+        """What the context menu does on a right-click on `src`; returns {src, view, drawn}."""
+        return self.worker.evaluate("""async ([tabId, info]) => {
+            const tab = await chrome.tabs.get(tabId);
+            return checkFace(info, tab);
+        }""", [self.tab_id(page), self.menu_info(page, src, frame_id)])
+
+    def stop_worker(self, page):
+        stop_service_workers(self.ctx, page)
+
+    def close(self):
+        self.ctx.close()
+        if self._own_profile:
+            shutil.rmtree(self.profile, ignore_errors=True)
 
 
 class StaticServer:

@@ -24,14 +24,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.browser import CHROMIUM_ARGS, StaticServer, chromium_executable, stop_service_workers
+from tests.browser import ExtensionChromium, StaticServer
 from tests.conftest import FIXTURES, ROOT, fixture_faces
 
 pytestmark = pytest.mark.slow
@@ -190,57 +189,8 @@ def detector_reference(site, built, detector_build, reference):
 
 # ---- the browser ---------------------------------------------------------------------------------
 
-class Browser:
-    """Chromium with the extension loaded, in a fresh profile."""
-
-    def __init__(self, pw, ext_dir: Path):
-        self.profile = tempfile.mkdtemp(prefix="facecheck-profile-")
-        self.ctx = pw.chromium.launch_persistent_context(
-            self.profile, executable_path=chromium_executable(), headless=True,
-            args=CHROMIUM_ARGS + [f"--disable-extensions-except={ext_dir}", f"--load-extension={ext_dir}"])
-        self.errors: list[str] = []
-        self.ctx.on("serviceworker", self._watch)
-        worker = self.ctx.service_workers[0] if self.ctx.service_workers else \
-            self.ctx.wait_for_event("serviceworker", timeout=20000)
-        self._watch(worker)
-        self.id = worker.url.split("/")[2]
-        self.wait_for_menu()
-
-    def _watch(self, worker):
-        worker.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-
-    @property
-    def worker(self):
-        """The extension's live service worker (waiting for it if it is being restarted)."""
-        prefix = f"chrome-extension://{getattr(self, 'id', '')}"
-        live = [w for w in self.ctx.service_workers if w.url.startswith(prefix)]
-        return live[-1] if live else self.ctx.wait_for_event("serviceworker", timeout=20000)
-
-    def wait_for_menu(self):
-        # Menus are created in runtime.onInstalled, which finishes a little after the worker starts.
-        js = """() => new Promise((r) => chrome.contextMenus.update('check-face', {}, () =>
-                  r(!chrome.runtime.lastError)))"""
-        deadline = time.time() + 15
-        while not self.worker.evaluate(js):
-            assert time.time() < deadline, "the 'check-face' context menu item never appeared"
-            time.sleep(0.1)
-
-    def url(self, path: str) -> str:
-        return f"chrome-extension://{self.id}/{path}"
-
-    def tab_id(self, page) -> int:
-        tid = self.worker.evaluate(
-            "async (u) => ((await chrome.tabs.query({})).find((t) => t.url === u) || {}).id", page.url)
-        assert tid, f"no tab for {page.url}"
-        return tid
-
-    def check(self, page, src: str, frame_id: int = 0) -> dict:
-        """What the context menu does on a right-click on `src`; returns {src, view, drawn}."""
-        return self.worker.evaluate("""async ([tabId, info]) => {
-            const tab = await chrome.tabs.get(tabId);
-            return checkFace(info, tab);
-        }""", [self.tab_id(page), {"menuItemId": "check-face", "srcUrl": src, "pageUrl": page.url,
-                                  "frameId": frame_id, "mediaType": "image", "editable": False}])
+class Browser(ExtensionChromium):
+    """Chromium with the extension loaded, in a fresh profile, plus the tests' settings helpers."""
 
     def settings(self, **values):
         self.worker.evaluate("(s) => FaceCheckSettings.save(s)", values)
@@ -250,13 +200,6 @@ class Browser:
                              "chrome.storage.session.clear()])")
         for page in self.ctx.pages[1:]:
             page.close()
-
-    def stop_worker(self, page):
-        stop_service_workers(self.ctx, page)
-
-    def close(self):
-        self.ctx.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -120,5 +120,5 @@
     return (await predictor()).predict(imageData);
   }
 
-  root.FaceCheckInference = { CheckError, importCode, contract, predictor, fetchImage, decode, predict };
+  root.FaceCheckInference = { CheckError, importCode, contract, fetchImage, decode, predict };
 })(globalThis);

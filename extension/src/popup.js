@@ -53,10 +53,10 @@ async function main() {
   $('options').addEventListener('click', (e) => { e.preventDefault(); chrome.runtime.openOptionsPage(); });
   if (tabId == null) return;
   const keys = [`scan:${tabId}`, `results:${tabId}`];
+  const { scanByDefault } = await FaceCheckSettings.load(); // for a tab never toggled
   const render = async () => {
     const got = await chrome.storage.session.get(keys);
-    const settings = await FaceCheckSettings.load();
-    showScan(got[keys[0]] ? got[keys[0]].on : settings.scanByDefault);
+    showScan(got[keys[0]] ? got[keys[0]].on : scanByDefault);
     showResults(got[keys[1]] || []);
   };
   $('scan').addEventListener('click', async () => {

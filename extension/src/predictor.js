@@ -403,10 +403,5 @@
     }
   }
 
-  return {
-    load: Predictor.load,
-    Predictor,
-    // Exposed for tests.
-    internals: { resizeWeights, resizeSquare, views, decode, faceSquare, anchors, flattenAlpha },
-  };
+  return { load: Predictor.load };
 });

@@ -101,5 +101,5 @@
       reason: String((err && err.message) || err), ranOn: ranOn || 'browser', modelVersion: '' };
   }
 
-  root.FaceCheckSettings = { DEFAULTS, RUN_WHERE, clean, load, save, uiVerdict, label, describe, describeError };
+  root.FaceCheckSettings = { clean, load, save, describe, describeError };
 })(globalThis);
