@@ -82,8 +82,10 @@ def test_mirror_image_averaging_when_the_contract_asks_for_it(tiny_model):
     flip = Predictor(plain.model, replace(plain.contract, test_time_flip=True))
     x = np.stack([model_input(load_image(f), plain.contract)[0] for f in fixture_faces("fake")[:3]])
     want = (plain.logits(x) + plain.logits(x[:, :, ::-1].copy())) / 2
-    assert np.allclose(flip.logits(x), want, atol=1e-4)
-    assert not np.allclose(flip.logits(x), plain.logits(x), atol=1e-4), "the mirror image must count"
+    # Relative tolerances: a model trained for a few steps gives logits near zero.
+    assert np.allclose(flip.logits(x), want, rtol=1e-4, atol=1e-7)
+    assert not np.allclose(flip.logits(x), plain.logits(x), rtol=1e-3, atol=1e-7), \
+        "the mirror image must count"
 
 
 def test_predictor_output_shape(tiny_model):
@@ -156,7 +158,7 @@ def test_face_crop_rule():
 
 def test_shipped_model_on_the_fixture_faces():
     """The committed model, through the real predictor, on 32 cross-check images it never saw
-    (30 of 32 right when facecheck-f was shipped: two generated faces read real); runs without ../shared."""
+    (31 of 32 right when facecheck-g was shipped: one generated face reads real); runs without ../shared."""
     from facecheck.predictor import SHIPPED_MODEL_DIR
 
     pred = Predictor.load(SHIPPED_MODEL_DIR)

@@ -47,7 +47,7 @@ def parse_args(argv=None):
     ap.add_argument("--out", required=True, help="run folder to create")
     ap.add_argument("--arch", default="facecheck", choices=("facecheck", "reference"))
     ap.add_argument("--policy", help="augmentation policy (default: the architecture's own recipe)")
-    ap.add_argument("--epochs", type=int, default=64, help="maximum epochs")
+    ap.add_argument("--epochs", type=int, default=68, help="maximum epochs")
     ap.add_argument("--steps-per-epoch", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
