@@ -38,7 +38,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 # Chrome extension origins: chrome-extension:// and a 32-letter id in a..p. The extension's id is
 # not fixed yet, so any extension may call by default; FACECHECK_CORS_ORIGINS narrows it.
 EXTENSION_ORIGIN = r"^chrome-extension://[a-p]{32}$"
-# Raw bodies: what the extension sends (the image's own type), or bytes of unknown type.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -346,6 +345,7 @@ def create_app(config: Config | None = None, predictor=None, **overrides: Any) -
                         else "or the multipart body is malformed")
                 return error(400, f"no file in the multipart field 'image' ({sent})")
             items = [(u.filename or f"image-{i + 1}", u) for i, u in enumerate(uploads)]
+        # A raw body: what the extension sends (the image's own type), or bytes of unknown type.
         elif mimetype.startswith("image/") or mimetype == "application/octet-stream":
             items = [(request.args.get("filename") or "image", None)]
         else:
