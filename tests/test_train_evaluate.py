@@ -33,6 +33,24 @@ def test_sampling_shares_balance_the_classes():
     assert shares[("big", 0)] == pytest.approx(shares[("small", 0)])  # sqrt(400) = 2 * sqrt(100)
 
 
+def test_patch_epochs_cut_unresampled_squares_then_whole_crops():
+    from facecheck.contract import Contract
+    from training.augment import make_augment
+    from training.data import Sample
+    from training.train import build_train_dataset
+
+    images = np.random.default_rng(1).integers(0, 256, (6, 160, 160, 3), np.uint8)
+    samples = [Sample("s", i % 2, "g") for i in range(6)]
+    shares = {("g", 0): 0.5, ("g", 1): 0.5}
+    aug = make_augment(Contract(), "facecheck")
+    batches = list(build_train_dataset(images, samples, shares, aug, 4, 7, patch_batches=3,
+                                       patch_size=64).take(5))
+    assert [b[0].shape[1:3] for b in batches] == [(64, 64)] * 3 + [(128, 128)] * 2
+    assert all(b[1].shape == (4, 1) for b in batches)
+    plain = list(build_train_dataset(images, samples, shares, aug, 4, 7).take(2))
+    assert all(b[0].shape[1:3] == (128, 128) for b in plain)
+
+
 def test_augmentation_is_seeded_and_keeps_shape():
     import tensorflow as tf
 

@@ -48,6 +48,12 @@ def parse_args(argv=None):
     ap.add_argument("--arch", default="facecheck", choices=("facecheck", "reference"))
     ap.add_argument("--policy", help="augmentation policy (default: the architecture's own recipe)")
     ap.add_argument("--epochs", type=int, default=68, help="maximum epochs")
+    ap.add_argument("--patch-epochs", type=int, default=0,
+                    help="first N epochs train on random --patch-size squares cut from each "
+                         "augmented 128-pixel crop (no resampling, so pixel-level traces are kept): "
+                         "cheaper steps, hence more of them in the same time; the last epochs "
+                         "always see whole crops")
+    ap.add_argument("--patch-size", type=int, default=64)
     ap.add_argument("--steps-per-epoch", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
@@ -92,7 +98,11 @@ def sampling_shares(samples, multipliers: dict[str, float]) -> dict[tuple[str, i
     return shares
 
 
-def build_train_dataset(images, samples, shares, augment, batch_size, seed):
+def build_train_dataset(images, samples, shares, augment, batch_size, seed, patch_batches=0,
+                        patch_size=64):
+    """Augmented, class-balanced batches, endless. With patch_batches, the first that many batches
+    hold random patch_size squares cut from the augmented crops (the model is fully convolutional
+    with a global-pooling head, so it trains on any size), then whole crops for good."""
     import tensorflow as tf
 
     groups = sorted(shares)
@@ -104,11 +114,24 @@ def build_train_dataset(images, samples, shares, augment, batch_size, seed):
         ds = ds.shuffle(len(idx), seed=seed + i, reshuffle_each_iteration=True).repeat()
         datasets.append(ds)
         weights.append(shares[g])
-    ds = tf.data.Dataset.sample_from_datasets(datasets, weights=weights, seed=seed)
-    ds = ds.enumerate().map(
-        lambda i, xy: (augment(xy[0], tf.stack([tf.constant(seed, tf.int64), i])), xy[1][None]),
-        num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    mixed = tf.data.Dataset.sample_from_datasets(datasets, weights=weights, seed=seed)
+
+    def augmented(offset, patch=0):
+        def one(i, xy):
+            key = tf.stack([tf.constant(seed, tf.int64), i + offset])
+            x = augment(xy[0], key)
+            if patch:  # a random square of the augmented crop, at its own pixels
+                x = tf.image.stateless_random_crop(x, (patch, patch, 3), key + 7)
+            return x, xy[1][None]
+        return mixed.enumerate().map(one, num_parallel_calls=tf.data.AUTOTUNE)
+
+    ds = augmented(0).batch(batch_size, drop_remainder=True)
+    if patch_batches:
+        patches = augmented(0, patch_size).batch(batch_size, drop_remainder=True)
+        # Whole crops continue with fresh augmentation draws (their own index range).
+        ds = patches.take(patch_batches).concatenate(
+            augmented(patch_batches * batch_size).batch(batch_size, drop_remainder=True))
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def eval_inputs(images, contract):
@@ -184,12 +207,15 @@ def main(argv=None):
     log("sampling shares: " + ", ".join(f"{k}={v}" for k, v in config["sampling_shares"].items()))
 
     augment = make_augment(contract, args.policy, args.border_jitter)
-    train_ds = build_train_dataset(train_x, train_s, shares, augment, args.batch_size, args.seed)
+    patch_epochs = min(args.patch_epochs, args.epochs - 1) if args.arch == "facecheck" else 0
+    train_ds = build_train_dataset(train_x, train_s, shares, augment, args.batch_size, args.seed,
+                                   patch_epochs * args.steps_per_epoch, args.patch_size)
     val_in = eval_inputs(val_x, contract)
     val_y = np.array([s.label for s in val_s])
     val_src = [s.source for s in val_s]
 
-    model = build_model(args.arch, contract.input_size)
+    # Patch epochs need a model that takes any input size; the saved one takes the contract's.
+    model = build_model(args.arch, None if patch_epochs else contract.input_size)
     total_steps = args.epochs * args.steps_per_epoch
     warmup = int(args.warmup_epochs * args.steps_per_epoch)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -237,7 +263,9 @@ def main(argv=None):
         ValidationScores(),
         keras.callbacks.ModelCheckpoint(best_weights, monitor="val_auc", mode="max",
                                         save_best_only=True, save_weights_only=True),
-        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=args.patience),
+        # Not during patch epochs: the validation crops are whole, so those scores lag.
+        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=args.patience,
+                                      start_from_epoch=patch_epochs),
         keras.callbacks.CSVLogger(out / "history.csv"),
     ]
     t0 = time.time()
