@@ -86,7 +86,9 @@ def main():
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)
     models = {"shipped": Path(args.model)}
-    if (Path(args.reference) / "model.keras").exists():
+    reusable = args.reuse_reference and all(
+        (out / f"reference-{s}" / "metrics.json").exists() for s in SETS)
+    if reusable or (Path(args.reference) / "model.keras").exists():
         models["reference"] = Path(args.reference)
     else:
         print(f"no reference run at {args.reference}: reporting the shipped model only", file=sys.stderr)

@@ -47,8 +47,8 @@ def parse_args(argv=None):
     ap.add_argument("--out", required=True, help="run folder to create")
     ap.add_argument("--arch", default="facecheck", choices=("facecheck", "reference"))
     ap.add_argument("--policy", help="augmentation policy (default: the architecture's own recipe)")
-    ap.add_argument("--epochs", type=int, default=68, help="maximum epochs")
-    ap.add_argument("--patch-epochs", type=int, default=0,
+    ap.add_argument("--epochs", type=int, default=115, help="maximum epochs")
+    ap.add_argument("--patch-epochs", type=int, default=75,
                     help="first N epochs train on random --patch-size squares cut from each "
                          "augmented 128-pixel crop (no resampling, so pixel-level traces are kept): "
                          "cheaper steps, hence more of them in the same time; the last epochs "
@@ -59,7 +59,7 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--warmup-epochs", type=float, default=1.0)
-    ap.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
+    ap.add_argument("--patience", type=int, default=40, help="early-stopping patience (epochs)")
     ap.add_argument("--ema", type=float, default=0.99,
                     help="momentum of the weight moving average that is validated and kept (0 = off)")
     ap.add_argument("--source-weights", default=DEFAULT_SOURCE_WEIGHTS,
