@@ -55,7 +55,7 @@ def main(argv=None):
     y, src, probs = y[judged], src[judged], np.clip(probs[:, judged], 1e-7, 1 - 1e-7)
     print("| run | images | accuracy | AUC | real-acc | fake-acc | per source |")
     print("|---|---|---|---|---|---|---|")
-    for report, p in zip(args.reports, probs):
+    for report, p in zip(args.reports, probs, strict=True):
         print(row(report.name, y, src, p))
     mean_logit = np.log(probs / (1 - probs)).mean(axis=0)
     print(row(f"logit average of {len(runs)}", y, src, M.sigmoid(mean_logit)))
