@@ -36,7 +36,7 @@ from training.calibrate import calibrate
 # square root of the group's size. omi (StyleGAN2, the generator family users meet most) is
 # sampled more; the two shortcut-carrying sources (UTKFace's tight crops, the CFD inversions'
 # white backdrops) less.
-DEFAULT_SOURCE_WEIGHTS = "omi=1.5,utkface=0.7,omi_cfd_inversions=0.6"
+DEFAULT_SOURCE_WEIGHTS = "omi=2.5,utkface=0.7,omi_cfd_inversions=0.6"
 
 
 def parse_args(argv=None):
