@@ -125,12 +125,11 @@ def build_train_dataset(images, samples, shares, augment, batch_size, seed, patc
             return x, xy[1][None]
         return mixed.enumerate().map(one, num_parallel_calls=tf.data.AUTOTUNE)
 
-    ds = augmented(0).batch(batch_size, drop_remainder=True)
+    # Whole crops after any patches, with fresh augmentation draws (their own index range).
+    ds = augmented(patch_batches * batch_size).batch(batch_size, drop_remainder=True)
     if patch_batches:
         patches = augmented(0, patch_size).batch(batch_size, drop_remainder=True)
-        # Whole crops continue with fresh augmentation draws (their own index range).
-        ds = patches.take(patch_batches).concatenate(
-            augmented(patch_batches * batch_size).batch(batch_size, drop_remainder=True))
+        ds = patches.take(patch_batches).concatenate(ds)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
