@@ -15,6 +15,10 @@ def test_training_run_folder_has_everything(tiny_model):
     assert config["sampling_shares"]
     metrics = json.loads((tiny_model / "metrics.json").read_text())
     assert metrics["epochs_run"] == 2
+    # One patch epoch (validated on a quarter of the split), then one whole-crop epoch: the kept
+    # weights are always a whole-crop epoch's.
+    assert metrics["best_epoch"] == 2
+    assert len(metrics["history"]["val_auc"]) == 2
     assert metrics["calibration"]["temperature"] > 0
     contract = json.loads((tiny_model / "contract.json").read_text())
     assert 0.05 <= contract["threshold"] <= 0.95
