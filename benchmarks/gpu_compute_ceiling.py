@@ -280,7 +280,36 @@ def train(data: Path, budgets: list[float], out: Path, batch: int, seed: int,
     w = torch.tensor([share[g] / count[g] for g in groups], device=DEV)
     jpeg = _jpeg_codec()
 
-    results = {"batch": batch, "seed": seed, "jpeg_recompression": jpeg is not None,
+    # Where a step's time goes (seconds per batch), measured after a warm-up; JPEG re-compression
+    # is dropped if it would more than halve the throughput.
+    def timed(fn, n=10):
+        sync = torch.cuda.synchronize if DEV == "cuda" else (lambda: None)
+        fn()
+        sync()
+        t = time.time()
+        for _ in range(n):
+            fn()
+        sync()
+        return (time.time() - t) / n
+
+    g0 = torch.Generator(device=DEV).manual_seed(0)
+    probe_net = _net().to(DEV).to(memory_format=torch.channels_last)
+    xb0 = x_tr[:batch]
+
+    def step_on(size):
+        with torch.autocast(DEV, torch.bfloat16):
+            probe_net(_augment(xb0, g0, size, None)).float().mean().backward()
+
+    profile = {"augment_128": timed(lambda: _augment(xb0, g0, 128, None)),
+               "augment_128_with_jpeg": timed(lambda: _augment(xb0, g0, 128, jpeg)) if jpeg else None,
+               "augment_and_step_64": timed(lambda: step_on(64)),
+               "augment_and_step_128": timed(lambda: step_on(128))}
+    print("seconds per batch: " + json.dumps(profile), flush=True)
+    if jpeg and profile["augment_128_with_jpeg"] - profile["augment_128"] > profile["augment_and_step_128"]:
+        print("JPEG re-compression would more than halve the throughput: dropped", flush=True)
+        jpeg = None
+
+    results = {"batch": batch, "seed": seed, "jpeg_recompression": jpeg is not None, "profile": profile,
                "train_images": len(tr), "test_images": len(te), "runs": {}}
     rate = None
     for budget in budgets:
@@ -319,7 +348,11 @@ def train(data: Path, budgets: list[float], out: Path, batch: int, seed: int,
             opt.step()
             sched.step()
             ema.update_parameters(model)
-            if step % 2000 == 0 or step == steps - 1:
+            if time.time() - t0 > time_limit:
+                print(f"--time-limit reached at step {step} of {steps}", flush=True)
+                steps = step + 1
+                break
+            if step % 500 == 0 or step == steps - 1:
                 print(f"budget {budget}x step {step}/{steps} loss {loss.item():.3f} "
                       f"{(step + 1) * batch / (time.time() - t1):.0f} img/s", flush=True)
         torch.optim.swa_utils.update_bn(
