@@ -52,7 +52,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check $(LINTED)
 
-## Retrain the shipped model from scratch (54-57 minutes measured on 2 CPU cores), into $(RUN).
+## Retrain the shipped model from scratch (54 min measured alone on 2 CPU cores; 59.7 with other work alongside), into $(RUN).
 train: setup
 	$(BIN)/facecheck train --data $(DATA)/faces/manifest.csv --out $(RUN)
 

@@ -70,7 +70,7 @@ def parse_args(argv=None):
                     help="what the model is trained to judge: detector face crops (default; what the "
                          "predictor feeds it) or the whole centred square")
     ap.add_argument("--limit", type=int, default=0, help="use at most N images per split (tests)")
-    ap.add_argument("--border-jitter", type=float, default=0.3,
+    ap.add_argument("--border-jitter", type=float, default=0.5,
                     help="share of training crops given a 1-5 %% foreign border on each side, "
                          "so the generated picture's own edge carries no label "
                          "(training.augment._border_jitter; 0 turns it off)")
