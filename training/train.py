@@ -246,7 +246,7 @@ def main(argv=None):
         def on_epoch_end(self, epoch, logs=None):
             if self.predictor is None:  # one traced function for the whole run; no flip, for speed
                 self.predictor = Predictor(self.model, replace(contract, test_time_flip=False))
-            part = val_quarter if epoch < patch_epochs else np.arange(len(val_y))
+            part = val_quarter if epoch < patch_epochs else slice(None)  # a view, not a copy
             z = self.predictor.logits(val_in[part])
             p = M.sigmoid(z)
             y = val_y[part]
@@ -255,7 +255,7 @@ def main(argv=None):
             logs["val_balanced_accuracy"] = rep["balanced_accuracy"]
             logs["val_loss"] = M.nll(y, z, 1.0)
             logs["seconds"] = time.time() - self.t
-            src = per_source(y, p, [val_src[i] for i in part], 0.5)
+            src = per_source(y, p, np.asarray(val_src)[part], 0.5)
             log(f"epoch {epoch + 1}{' (val quarter)' if epoch < patch_epochs else ''}: "
                 f"loss {logs['loss']:.4f} val_auc {rep['auc']:.4f} "
                 f"val_bacc {rep['balanced_accuracy']:.4f} | "
