@@ -52,7 +52,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check $(LINTED)
 
-## Retrain the shipped model from scratch (54 min measured alone on 2 CPU cores; 59.7 with other work alongside), into $(RUN).
+## Retrain the shipped model from scratch (55.2 min measured on an idle 2-core CPU machine), into $(RUN).
 train: setup
 	$(BIN)/facecheck train --data $(DATA)/faces/manifest.csv --out $(RUN)
 
