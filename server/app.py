@@ -220,10 +220,12 @@ def _origin_allowed(origin: str, allowed: list[str | re.Pattern]) -> bool:
 
 
 def _own_page(origin: str, config: Config) -> bool:
-    """The request comes from this server's own page, reached by a loopback name (or the bound
-    host): same origin whatever the port. Other host names are refused (DNS rebinding)."""
+    """The request comes from this server's own page: its Origin is the address the request was
+    sent to. Without a token only loopback names (or the bound host) count, since a rebound DNS
+    name would otherwise pass as the page (DNS rebinding); with a token (required off loopback),
+    any address does: the page must send the token too."""
     own = request.host_url.rstrip("/")
-    return origin == own and urlsplit(own).hostname in (*LOOPBACK, config.host)
+    return origin == own and (bool(config.token) or urlsplit(own).hostname in (*LOOPBACK, config.host))
 
 
 # -- the app ------------------------------------------------------------------------------------

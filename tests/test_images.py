@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from PIL import Image
 
 from facecheck.images import ImageError, iter_image_files, load_image
 from tests.conftest import fixture_faces
@@ -48,6 +49,30 @@ def test_sixteen_bit_png_is_scaled_not_clipped(bad_inputs):
     img = load_image(folder / "sixteen_bit.png")
     grey = load_image(folder / "grey.jpg")
     assert abs(float(img.mean()) - float(grey.mean())) < 3
+
+
+def test_cmyk_jpeg_keeps_its_colours(bad_inputs):
+    folder, _ = bad_inputs
+    rgb = load_image(fixture_faces("real")[0]).astype(int)
+    cmyk = load_image(folder / "cmyk.jpg").astype(int)
+    assert cmyk.shape == rgb.shape
+    # Not inverted, not channel-swapped: per-channel means and pixels match the RGB original.
+    assert np.abs(cmyk.mean(axis=(0, 1)) - rgb.mean(axis=(0, 1))).max() < 3
+    assert np.abs(cmyk - rgb).mean() < 5
+
+
+def test_animated_gif_gives_its_first_frame(tmp_path):
+    red, blue = (Image.new("RGB", (64, 64), c) for c in ((220, 20, 20), (20, 20, 220)))
+    red.save(tmp_path / "anim.gif", save_all=True, append_images=[blue], duration=100, loop=0)
+    img = load_image(tmp_path / "anim.gif")
+    assert img.shape == (64, 64, 3)
+    assert img[..., 0].mean() > 200 and img[..., 2].mean() < 40
+
+
+def test_webp_decodes_to_the_same_pixels(tmp_path):
+    face = Image.open(fixture_faces("fake")[3]).convert("RGB")
+    face.save(tmp_path / "face.webp", "WEBP", lossless=True)
+    assert np.array_equal(load_image(tmp_path / "face.webp"), np.asarray(face))
 
 
 def test_missing_file_is_an_image_error(tmp_path):

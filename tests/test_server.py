@@ -225,9 +225,12 @@ def test_bad_input_corpus_each_with_its_answer(name, bad_corpus, corpus_answers,
         assert res["p_fake"] == pytest.approx(want["p_fake"], abs=1e-5)
 
 
-def test_corpus_covers_enough_kinds(bad_corpus):
+def test_corpus_holds_every_kind_the_server_must_answer(bad_corpus):
+    """Each kind the server issue names is in the corpus, with the answer the tests expect."""
     _, expected = bad_corpus
-    assert set(CORPUS_KINDS) <= set(expected) and len(CORPUS_KINDS) >= 12
+    assert set(CORPUS_KINDS) == set(expected)
+    errors = {k for k, v in expected.items() if v}
+    assert errors == {"truncated.jpg", "empty.jpg", "notes.jpg", "bomb.png", "one_pixel.png"}
 
 
 @pytest.mark.parametrize("kind", ["oversized", "empty", "empty-multipart", "no-content-type", "text",
@@ -319,6 +322,28 @@ def test_cors_origins_are_configurable_by_environment(predictor):
         r = client.get("/api/v1/model", headers={"Origin": origin})
         assert r.status_code == status
     assert "*" in Config.from_env(environ={"FACECHECK_CORS_ORIGINS": "*"}).allowed_origins()
+
+
+def test_own_page_on_another_address_needs_the_token_not_an_origin_list(predictor):
+    """Bound to a LAN address with a token, the server's own page (Origin = the Host it was
+    reached by) may call the API; without a token only loopback names count as its own page,
+    so a rebound DNS name cannot pose as it."""
+    face = face_bytes(1)[0][1]
+    lan = {"base_url": "http://192.168.1.20:8000", "headers": {"Origin": "http://192.168.1.20:8000"}}
+    tokened = make_app(predictor, host="0.0.0.0", token="s3cret").test_client()
+    r = tokened.post("/api/v1/predict", data=face, content_type="image/jpeg", base_url=lan["base_url"],
+                     headers={**lan["headers"], "Authorization": "Bearer s3cret"})
+    assert r.status_code == 200, r.get_json()
+    r = tokened.post("/api/v1/predict", data=face, content_type="image/jpeg", base_url=lan["base_url"],
+                     headers=lan["headers"])
+    assert r.status_code == 401  # the page still needs the token
+    r = tokened.post("/api/v1/predict", data=face, content_type="image/jpeg", base_url=lan["base_url"],
+                     headers={"Origin": "http://evil.example:8000", "Authorization": "Bearer s3cret"})
+    assert r.status_code == 403
+    plain = make_app(predictor).test_client()
+    r = plain.post("/api/v1/predict", data=face, content_type="image/jpeg",
+                   base_url="http://rebound.example:8000", headers={"Origin": "http://rebound.example:8000"})
+    assert r.status_code == 403 and "origin not allowed" in r.get_json()["error"]
 
 
 def test_bearer_token(predictor):

@@ -87,13 +87,19 @@ def test_facecheck_serve_over_http(served, tmp_path):
                                                             "Content-Type": "image/png"}, timeout=60)
     assert r.status_code == 403 and "Access-Control-Allow-Origin" not in r.headers
     folder = tmp_path / "bad"
-    for name in make_bad_inputs(folder):
+    for name, want_error in make_bad_inputs(folder).items():
         r = requests.post(api + "/predict", data=(folder / name).read_bytes(),
                           headers={"Content-Type": "image/jpeg"}, timeout=60)
         if name == "empty.jpg":  # a raw body of zero bytes is an empty request
             assert r.status_code == 400 and "empty" in r.json()["error"]
-        else:
-            assert r.status_code == 200 and r.json()["results"][0]["verdict"], name
+            continue
+        assert r.status_code == 200, name
+        res = r.json()["results"][0]
+        if want_error:  # an error entry with the decoder's reason, not a guess
+            assert res["verdict"] == "error" and want_error in res["error"], (name, res)
+            assert res["p_fake"] is None
+        else:  # every readable kind holds a face: judged, with a probability
+            assert res["verdict"] in ("fake", "real") and 0 <= res["p_fake"] <= 1, (name, res)
     assert requests.get(api + "/health", timeout=30).status_code == 200
     assert proc.poll() is None
 
