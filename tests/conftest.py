@@ -19,6 +19,15 @@ FACES = FIXTURES / "faces"
 SHARED_DATA = Path(os.environ.get("FACECHECK_DATA", ROOT.parent / "shared" / "data"))
 
 
+def pytest_report_header(config):
+    """Which Chromium the browser tests drive, and whether the face pool is here."""
+    from tests.browser import chromium_executable
+
+    chromium = chromium_executable() or "Playwright's own Chromium (no system Chromium found)"
+    pool = SHARED_DATA if (SHARED_DATA / "faces" / "manifest.csv").exists() else "absent: pool tests skip"
+    return [f"facecheck: chromium {chromium}", f"facecheck: face pool {pool}"]
+
+
 def fixture_faces(label: str) -> list[Path]:
     return sorted((FACES / label).glob("*.jpg"))
 

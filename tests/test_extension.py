@@ -106,6 +106,7 @@ def site(tmp_path_factory):
     Image.open(fake[10]).convert("RGB").save(img / "srcset-300.jpg", quality=92)
     Image.open(real[10]).convert("RGB").resize((40, 40)).save(img / "tiny.jpg", quality=92)
     Image.open(real[11]).convert("RGB").resize((320, 320)).save(img / "big.jpg", quality=92)
+    Image.open(real[12]).convert("RGB").resize((12, 12)).save(img / "speck.jpg", quality=92)
 
     server = StaticServer({"/img/": img})
     other = server.url.replace("127.0.0.1", "localhost")
@@ -123,6 +124,7 @@ def site(tmp_path_factory):
 <img id="broken" src="/img/missing.jpg" alt="a missing picture" width="120" height="120">
 <img id="corrupt" src="/img/corrupt.jpg" alt="a corrupt picture" width="120" height="120">
 <iframe id="frame" src="{other}/frame.html" width="360" height="360"></iframe>
+<img id="speck" src="/img/speck.jpg" width="12" height="12">
 </body>""",
         "/frame.html": """<!doctype html><meta charset="utf-8"><body style="margin:0">
 <img id="inframe" src="/img/real1.jpg" width="300" height="300"></body>""",
@@ -414,6 +416,15 @@ def test_broken_and_corrupt_images(ext, site):
     ext.errors.clear()
 
 
+def test_too_small_picture_is_not_guessed(ext, site):
+    page = open_page(ext, f"{site.url}/faces.html")
+    src = page.eval_on_selector("#speck", "i => i.currentSrc")
+    assert ext.check(page, src)["drawn"] == 1
+    [b] = [x for x in badges(page) if x["src"] == src]
+    assert b["verdict"] == "too-small" and b["p"] is None and "Too small" in b["text"], b
+    assert "12x12" in b["detail"], b
+
+
 def scan_and_wait(b: Browser, page, n: int, timeout_ms: int = 60000):
     page.wait_for_function(SETTLED_JS, arg=n, timeout=timeout_ms, polling=100)
 
@@ -444,10 +455,11 @@ def test_page_scan_with_lazy_and_added_images(ext, site, reference):
     assert thumbs == ["data:image/jpeg;base64,"] * 15
     assert popup.get_attribute("#scan", "aria-pressed") == "true"
     assert "15 checked" in popup.inner_text("#summary")
-    # The keyboard shortcut's command toggles the same state.
-    assert ext.worker.evaluate(f"toggleScan({tab})") == {"on": False}
+    # The keyboard shortcut's command handler toggles the same state.
     commands = ext.worker.evaluate("chrome.commands.getAll()")
-    assert any(c["name"] == "toggle-scan" for c in commands)
+    assert any(c["name"] == "toggle-scan" and c["shortcut"] for c in commands), commands
+    assert ext.worker.evaluate(f"onCommand('some-other-command', {{id: {tab}}})") is None
+    assert ext.worker.evaluate(f"onCommand('toggle-scan', {{id: {tab}}})") == {"on": False}
 
 
 def save_options(opts):

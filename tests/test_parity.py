@@ -9,6 +9,7 @@ face, and the same verdict unless p_fake is within 0.02 of the threshold.
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 
@@ -116,3 +117,32 @@ def test_browser_jpeg_decoding_is_close_to_pil(exported):
     print(f"JPEG decoding, Chromium vs PIL, {len(files)} files: mean |diff| {d.mean():.4f}, "
           f"max {d.max()}, identical pixels {np.mean(d == 0):.2%}")
     assert d.mean() < 1.0 and np.percentile(d, 99.9) <= 8, (d.mean(), d.max())
+
+
+def test_the_js_predictor_runs_in_node_too(exported, tmp_path):
+    """The same module, with no DOM and no chrome.*, under Node (extension/test/node-predictor.js
+    loads it with TF.js's wasm backend): the same answers as Python for the same pixels."""
+    predictor = Predictor.load(default_model_dir())
+    noface = sorted((FIXTURES / "noface").glob("*.jpg"))[0]
+    paths = [fixture_faces("fake")[0], fixture_faces("real")[0], noface]
+    cases, pixels = [], {}
+    for i, p in enumerate(paths):
+        rgb = load_image(p)
+        pixels[p.name] = rgb
+        rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        raw = tmp_path / f"{i}.rgba"
+        raw.write_bytes(rgba.tobytes())
+        cases.append({"name": p.name, "width": rgb.shape[1], "height": rgb.shape[0], "rgba": str(raw)})
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    subprocess.run(["node", "test/predict-raw.js", str(exported), str(tmp_path / "cases.json"),
+                    str(tmp_path / "out.json")], check=True, cwd=ROOT / "extension", timeout=300)
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["backend"] == "wasm" and out["tensorsAfter"] == out["tensorsBefore"]
+    verdicts = []
+    for r in out["results"]:
+        py = predictor.predict(pixels[r["name"]])
+        verdicts.append(r["verdict"])
+        assert r["verdict"] == py["verdict"] and len(r["faces"]) == len(py["faces"]), (r, py)
+        if py["p_fake"] is not None:
+            assert abs(r["pFake"] - py["p_fake"]) <= 0.02, (r, py)
+    assert verdicts == ["fake", "real", "no-face"]

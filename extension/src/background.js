@@ -144,8 +144,16 @@ async function scanImages(tabId, frameId, srcs) {
   }));
 }
 
+/* The keyboard shortcut (Alt+Shift+F by default): scan mode on or off for the tab. Named and on the
+ * global scope, like checkFace, so tests call it as Chrome does. */
+async function onCommand(command, tab) {
+  if (command !== COMMAND_SCAN || !tab) return null;
+  return toggleScan(tab.id);
+}
+self.onCommand = onCommand;
+
 chrome.commands.onCommand.addListener((command, tab) => {
-  if (command === COMMAND_SCAN && tab) toggleScan(tab.id).catch((e) => console.error('FaceCheck:', e));
+  onCommand(command, tab).catch((e) => console.error('FaceCheck:', e));
 });
 
 chrome.tabs.onUpdated.addListener((tabId, change) => {
