@@ -163,6 +163,24 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         return str(ROOT / "__nothing__")
 
     def do_GET(self):
+        query = self.path.partition("?")[2]
+        if query.startswith("slow="):  # a slow, uncached image: "?slow=SECONDS"
+            time.sleep(float(query[5:]))
+            try:
+                body = Path(self.translate_path(self.path)).read_bytes()
+            except OSError:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", self.guess_type(self.path.split("?", 1)[0]))
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a stopped service worker, as tests intend)
+            return
         page = self.server_routes.pages.get(self.path.split("?", 1)[0])
         if page is not None:
             body = page.encode()

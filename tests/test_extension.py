@@ -537,18 +537,20 @@ def test_service_worker_stopped_and_woken(ext, site, reference):
     ext.check(page, real)
     assert_matches_python([b for b in badges(page) if b["src"] == real], reference(real), threshold)
 
-    # Stopped in the middle of a right-click check: the badge reports it, it does not spin forever.
-    ext.stop_worker(page)
-    opts.evaluate("chrome.runtime.sendMessage({type: 'facecheck-ping'})")
-    cross = page.eval_on_selector("#cross", "i => i.currentSrc")
+    # Stopped in the middle of a right-click check (the image's server takes 4 s to answer the
+    # worker's download, so the check is surely under way): the badge says so, it does not spin.
+    slow = f"{site.url}/img/fake2.jpg?slow=4"
+    page.evaluate("""(src) => new Promise((done) => { const i = new Image(120, 120);
+        i.id = 'slow'; i.onload = done; i.src = src; document.body.append(i); })""", slow)
     ext.worker.evaluate("""async ([tabId, info]) => { checkFace(info, await chrome.tabs.get(tabId)); }""",
-                        [ext.tab_id(page), {"menuItemId": "check-face", "srcUrl": cross, "frameId": 0}])
-    page.wait_for_selector(f'[data-facecheck-src="{cross}"]')
+                        [ext.tab_id(page), {"menuItemId": "check-face", "srcUrl": slow, "frameId": 0}])
+    page.wait_for_selector(f'[data-facecheck-src="{slow}"][data-facecheck-verdict="pending"]')
     ext.stop_worker(page)
-    page.wait_for_function(f"""() => [...document.querySelectorAll('[data-facecheck-src="{cross}"]')]
+    page.wait_for_function(f"""() => [...document.querySelectorAll('[data-facecheck-src="{slow}"]')]
         .every((b) => b.dataset.facecheckVerdict !== 'pending')""", timeout=10000)
-    [b] = [x for x in badges(page) if x["src"] == cross]
-    assert b["verdict"] != "error" or "interrupted" in b["detail"], b
+    [b] = [x for x in badges(page) if x["src"] == slow]
+    assert b["verdict"] == "error" and b["p"] is None and "interrupted" in b["detail"], b
+    assert "Check failed" in b["text"], b
 
     # Stopped in the middle of a page scan: the lost images are sent again and all get checked.
     opts.evaluate("chrome.runtime.sendMessage({type: 'facecheck-ping'})")
