@@ -1,7 +1,7 @@
 """HTTP client of the FaceCheck server, for `facecheck scan --server URL`.
 
-Sends the files in requests that respect the server's own limits (images per request, bytes per
-request, read from /api/v1/model), and gives back the same rows as a local scan, so the CSV is
+Sends the files in requests that respect the server's own limits (images, bytes and decoded pixels
+per request, read from /api/v1/model), and gives back the same rows as a local scan, so the CSV is
 the same whichever way the images were judged. FACECHECK_TOKEN, when set, is sent as the token.
 """
 
@@ -68,13 +68,14 @@ def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str
     limits = client.model()["limits"]
     per_request = max(1, min(batch_size, int(limits["max_images"])))
     room = int(limits["max_request_bytes"]) - MULTIPART_SLACK
+    pixel_room = int(limits.get("max_request_pixels") or 0)
     rows: list[dict] = []
     model: dict = {}
     pending: list[tuple[int, bytes]] = []
-    pending_bytes = 0
+    pending_bytes = pending_pixels = 0
 
     def flush() -> None:
-        nonlocal pending_bytes, model
+        nonlocal pending_bytes, pending_pixels, model
         if not pending:
             return
         answer = client.predict([(Path(rows[i]["path"]).name, data) for i, data in pending])
@@ -84,7 +85,7 @@ def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str
         if progress:
             progress(len(pending))
         pending.clear()
-        pending_bytes = 0
+        pending_bytes = pending_pixels = 0
 
     for path in files:
         rows.append({"path": str(path)})
@@ -97,14 +98,33 @@ def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str
             rows[-1].update(error_result(f"file too large for the server: {len(data):,} bytes "
                                          f"(limit {room:,})"))
             continue
-        if pending and (len(pending) >= per_request or pending_bytes + len(data) > room):
+        pixels = _header_pixels(data)
+        if pending and (len(pending) >= per_request or pending_bytes + len(data) > room
+                        or (pixel_room and pending_pixels + pixels > pixel_room)):
             flush()
         pending.append((len(rows) - 1, data))
         pending_bytes += len(data)
+        pending_pixels += pixels
     flush()
     if not model:
         model = _brief(client.model())
     return rows, model
+
+
+def _header_pixels(data: bytes) -> int:
+    """Width x height from the image's header, without decoding it (0 when unreadable: the server
+    will say why). Keeps each request under the server's decoded-pixel budget, so large photos
+    are judged a few at a time instead of failing as "too many pixels in this request"."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+    except Exception:
+        return 0
+    return int(w) * int(h)
 
 
 def _brief(info: dict) -> dict:

@@ -140,6 +140,25 @@ def test_scan_through_the_server_gives_the_same_csv(tmp_path, monkeypatch):
             assert r["p_fake"] == ""
 
 
+@pytest.mark.slow
+def test_scan_through_the_server_splits_by_the_pixel_budget(tmp_path, monkeypatch):
+    """Photos whose pixels together exceed the server's per-request budget are sent a few at a
+    time, so every one is judged, none refused for its neighbours' size."""
+    monkeypatch.delenv("FACECHECK_TOKEN", raising=False)
+    faces = fixture_faces("real")[:3] + fixture_faces("fake")[:3]  # 300x300 each
+    predictor = load_predictor()
+    config = Config.from_env(environ={}, max_request_pixels=2 * 300 * 300)
+    with BackgroundServer(lambda c: create_app(c, predictor=predictor), config) as srv:
+        # Without splitting, one request of all six is refused for its pixels.
+        whole = requests.post(srv.url + "/api/v1/predict", timeout=60,
+                              files=[("image", (f.name, f.read_bytes())) for f in faces]).json()
+        assert all(r["verdict"] == "error" for r in whole["results"][2:]), whole["results"]
+        assert main(["scan", *map(str, faces), "--server", srv.url, "--csv", str(tmp_path / "s.csv"),
+                     "--quiet"]) == 0
+    rows = _csv(tmp_path / "s.csv")
+    assert len(rows) == 6 and all(r["verdict"] in ("fake", "real") and not r["error"] for r in rows), rows
+
+
 def test_scan_with_no_server_says_so(tmp_path, capsys):
     f = fixture_faces("real")[0]
     assert main(["scan", str(f), "--server", "http://127.0.0.1:9", "--quiet"]) == 1
