@@ -453,6 +453,9 @@ def test_page_scan_with_lazy_and_added_images(ext, site, reference):
     expect(popup.locator("#results li")).to_have_count(15)
     thumbs = popup.eval_on_selector_all("#results li img", "imgs => imgs.map(i => i.src.slice(0, 23))")
     assert thumbs == ["data:image/jpeg;base64,"] * 15
+    # Each row gives the verdict and, since every one of them has a judged face, its probability.
+    rows = popup.eval_on_selector_all("#results li", "lis => lis.map(li => li.innerText)")
+    assert all(re.search(r"\b\d{1,2}% generated", r) for r in rows), rows
     assert popup.get_attribute("#scan", "aria-pressed") == "true"
     assert "15 checked" in popup.inner_text("#summary")
     # The keyboard shortcut's command handler toggles the same state.

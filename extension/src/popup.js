@@ -36,7 +36,9 @@ function showResults(list) {
     const detail = document.createElement('div');
     detail.className = 'muted';
     const faces = r.faces > 1 ? `${r.faces} faces · ` : '';
-    detail.textContent = `${faces}${r.ranOn === 'server' ? 'server' : 'browser'} · ${r.reason || r.src}`;
+    // The probability on every judged row, "Unsure" ones included (their label has none).
+    const p = typeof r.p === 'number' ? `${Math.min(99, Math.max(1, Math.round(r.p * 100)))}% generated · ` : '';
+    detail.textContent = `${p}${faces}${r.ranOn === 'server' ? 'server' : 'browser'} · ${r.reason || r.src}`;
     detail.title = r.src;
     what.append(v, detail);
     li.append(img, what);
