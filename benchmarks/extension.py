@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageOps  # noqa: E402
 
+from facecheck.system import cpu_name  # noqa: E402
 from tests.browser import ExtensionChromium, StaticServer, chromium_executable  # noqa: E402
 
 FACES = sorted((ROOT / "tests" / "fixtures" / "faces").rglob("*.jpg"))
@@ -154,16 +155,6 @@ def summarise(raw: dict, zip_path: Path, ext: Path) -> dict:
                     "platform": platform.platform(), "chromium": chromium_version()},
         "model": {"version": contract.get("model_version"), "crop_rule": contract.get("crop_rule")},
     }
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def chromium_version() -> str:

@@ -30,6 +30,7 @@ import numpy as np
 from facecheck import metrics as M
 from facecheck.contract import MODEL_FILE, Contract
 from facecheck.predictor import Predictor
+from facecheck.system import cpu_name
 from training.calibrate import calibrate
 
 # Multipliers on each (source, label) group's sampling share, which starts proportional to the
@@ -315,7 +316,7 @@ def main(argv=None):
         "val": M.binary_report(val_y, p, contract.threshold),
         "val_per_source": per_source(val_y, p, val_src, contract.threshold),
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-        "hardware": {"machine": platform.machine(), "processor": _cpu_name(),
+        "hardware": {"machine": platform.machine(), "processor": cpu_name(),
                      "cpus": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU"))},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
                      "python": platform.python_version()},
@@ -327,16 +328,6 @@ def main(argv=None):
         f"val AUC {metrics['val']['auc']:.4f}, balanced acc {metrics['val']['balanced_accuracy']:.4f}"
         f" at threshold {contract.threshold:.3f}; T={contract.temperature:.3f}; wrote {out}")
     return out
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _plot_curves(history: dict, path: Path):
