@@ -164,20 +164,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):
         query = self.path.partition("?")[2]
-        if query.startswith("slow="):  # a slow, uncached image: "?slow=SECONDS"
+        if query.startswith("slow="):  # a slow, uncached file: "?slow=SECONDS"
             time.sleep(float(query[5:]))
+            self.no_store = True
             try:
-                body = Path(self.translate_path(self.path)).read_bytes()
-            except OSError:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", self.guess_type(self.path.split("?", 1)[0]))
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            try:
-                self.wfile.write(body)
+                super().do_GET()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up waiting (a stopped service worker, as tests intend)
             return
@@ -191,6 +182,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(body)
             return
         super().do_GET()
+
+    no_store = False
+
+    def end_headers(self):
+        if self.no_store:
+            self.send_header("Cache-Control", "no-store")
+        super().end_headers()
 
     def log_message(self, *args):
         pass

@@ -37,7 +37,7 @@ function showResults(list) {
     detail.className = 'muted';
     const faces = r.faces > 1 ? `${r.faces} faces · ` : '';
     // The probability on every judged row, "Unsure" ones included (their label has none).
-    const p = typeof r.p === 'number' ? `${Math.min(99, Math.max(1, Math.round(r.p * 100)))}% generated · ` : '';
+    const p = typeof r.p === 'number' ? `${FaceCheckSettings.pct(r.p)}% generated · ` : '';
     detail.textContent = `${p}${faces}${r.ranOn === 'server' ? 'server' : 'browser'} · ${r.reason || r.src}`;
     detail.title = r.src;
     what.append(v, detail);

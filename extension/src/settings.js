@@ -101,5 +101,5 @@
       reason: String((err && err.message) || err), ranOn: ranOn || 'browser', modelVersion: '' };
   }
 
-  root.FaceCheckSettings = { clean, load, save, describe, describeError };
+  root.FaceCheckSettings = { clean, load, save, describe, describeError, pct };
 })(globalThis);
