@@ -5,8 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
-RUN ?= runs/facecheck-v1
-MODEL ?= models/facecheck-v1
+RUN ?= runs/facecheck-v2
+MODEL ?= models/facecheck-v2
+# The first stage of `make train`: facecheck-v1's recipe on the pool's original six sources.
+STAGE1 ?= runs/facecheck-v2-stage1
+NEW_REAL_SOURCES := scut_fbp5500,congress_portraits,allage_faces,selfies,lfw
 
 NODE_STAMP := extension/node_modules/.installed
 

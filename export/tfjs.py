@@ -10,7 +10,8 @@ parity test (tests/test_parity.py) checks against the Python predictor.
 Writes:
     OUT/classifier/model.json + shards   the classifier (input: N x S x S x 3 RGB in [0, 255])
     OUT/detector/model.json + shards     BlazeFace (input: N x 128 x 128 x 3 RGB in [0, 255])
-    OUT/contract.json                    the model's contract, the one both predictors read
+    OUT/contract.json                    the model's contract, the one both predictors read (all
+                                         of it: threshold, unsure_from, crop rule, detector, ...)
     OUT/export.json                      what was exported: sizes, quantisation, tensor names
 
 `make extension` runs this and copies OUT into dist/extension/model/.

@@ -25,9 +25,11 @@ def scan_parser() -> argparse.ArgumentParser:
         prog="facecheck scan",
         description="Check every image under the given files and folders (recursive) and report, "
         "per image, the number of faces found, p_fake (calibrated probability that its most "
-        "suspicious face is GAN-generated), and the verdict at the model's stored threshold: "
-        "fake, real, no-face (no face found: never a guess), too-small (faces too small to judge) "
-        "or error (unreadable file, with the reason; the scan goes on).")
+        "suspicious face is GAN-generated), and the verdict from the model's stored threshold and "
+        "unsure band: fake (p_fake at or above the threshold), unsure (p_fake in the band just "
+        "below it: neither claim is made), real (below the band), no-face (no face found: never a "
+        "guess), too-small (faces too small to judge) or error (unreadable file, with the reason; "
+        "the scan goes on).")
     ap.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
     ap.add_argument("--csv", metavar="OUT.csv", help="write one row per image: " + ",".join(CSV_COLUMNS))
     ap.add_argument("--json", metavar="OUT.json",
@@ -112,12 +114,29 @@ def _report(args, rows: list[dict], model: dict) -> int:
             Path(args.json).write_text(text)
     if args.table or not (args.csv or args.json):
         print_table(rows)
-    n_err = sum(r["verdict"] == "error" for r in rows)
-    n_fake = sum(r["verdict"] == "fake" for r in rows)
-    print(f"{len(rows)} image(s): {n_fake} likely generated, {len(rows) - n_fake - n_err} likely "
-          f"real, {n_err} unreadable (threshold {model['threshold']:.3f}, model "
-          f"{model['model_version']})", file=sys.stderr)
+    print(summary(rows, model), file=sys.stderr)
     return 0
+
+
+# How the summary line names each verdict, in the order of facecheck.contract.VERDICTS.
+SUMMARY_WORDS = {"fake": "likely generated", "unsure": "unsure", "real": "likely real",
+                 "no-face": "no face found", "too-small": "too small to judge", "error": "unreadable"}
+
+
+def summary(rows: list[dict], model: dict) -> str:
+    """One line: how many images got each verdict (every verdict counted apart: an unsure, a
+    face-free or a too-small picture is never counted as real), the threshold and the band."""
+    from facecheck.contract import VERDICTS
+
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+    other = len(rows) - sum(counts.values())  # only from a server that speaks another vocabulary
+    parts = [f"{counts[v]} {SUMMARY_WORDS[v]}" for v in VERDICTS]
+    if other:
+        parts.append(f"{other} other")
+    band = model.get("unsure_from")
+    rule = f"threshold {model['threshold']:.3f}"
+    rule += f", unsure from {band:.3f}" if band is not None else ", no unsure band"
+    return f"{len(rows)} image(s): {', '.join(parts)} ({rule}, model {model['model_version']})"
 
 
 def _csv_row(r: dict) -> dict:
@@ -136,10 +155,10 @@ def write_csv(f, rows):
 
 def print_table(rows):
     width = min(70, max([4] + [len(r["path"]) for r in rows]))
-    print(f"{'path':{width}s}  faces  p_fake  verdict  error")
+    print(f"{'path':{width}s}  faces  p_fake  {'verdict':9s}  error")
     for r in map(_csv_row, rows):
         path = r["path"] if len(r["path"]) <= width else "..." + r["path"][-(width - 3):]
-        print(f"{path:{width}s}  {r['faces']:5d}  {r['p_fake']:>6s}  {r['verdict']:7s}  {r['error']}")
+        print(f"{path:{width}s}  {r['faces']:5d}  {r['p_fake']:>6s}  {r['verdict']:9s}  {r['error']}")
 
 
 COMMANDS = {

@@ -18,12 +18,20 @@ FORMAT = "facecheck-contract/1"
 P_FAKE_MEANING = (
     "calibrated probability that the face crop is GAN-generated: sigmoid(logit / temperature), "
     "the logit averaged over the crop and its mirror image when test_time_flip is set; "
-    "verdict is 'fake' when p_fake >= threshold"
+    "verdict is 'fake' when p_fake >= threshold, 'unsure' when unsure_from <= p_fake < threshold, "
+    "'real' below unsure_from"
 )
+
+# Every verdict a result can carry, in every front end (CLI, server, extension):
+# fake: a face judged likely generated (p_fake >= threshold); unsure: between the two thresholds,
+# neither claim is made; real: likely a real photo; no-face: no face found (never a guess);
+# too-small: faces found but all too small to judge; error: the picture could not be read.
+VERDICTS = ("fake", "unsure", "real", "no-face", "too-small", "error")
 
 
 # The contract fields every result carries in its "model" summary.
-BRIEF_FIELDS = ("model_version", "architecture", "threshold", "temperature", "input_size", "crop_rule")
+BRIEF_FIELDS = ("model_version", "architecture", "threshold", "unsure_from", "temperature", "input_size",
+                "crop_rule")
 
 
 @dataclass
@@ -56,8 +64,12 @@ class Contract:
     output: str = "logit"
     # p_fake = sigmoid(logit / temperature); chosen on the validation split.
     temperature: float = 1.0
-    # verdict = "fake" if p_fake >= threshold else "real"; chosen on the validation split.
+    # verdict = "fake" if p_fake >= threshold; chosen on the validation split so that no real
+    # source there has more than 5 % of its pictures called generated (training/calibrate.py).
     threshold: float = 0.5
+    # The "unsure" band: unsure_from <= p_fake < threshold reads "unsure", below it "real".
+    # Calibrated with the threshold; None (older contracts) means no band.
+    unsure_from: float | None = None
     architecture: str = ""
     model_version: str = ""
     format: str = FORMAT
@@ -80,7 +92,11 @@ class Contract:
         return {k: getattr(self, k) for k in BRIEF_FIELDS}
 
     def verdict(self, p_fake: float) -> str:
-        return "fake" if p_fake >= self.threshold else "real"
+        if p_fake >= self.threshold:
+            return "fake"
+        if self.unsure_from is not None and p_fake >= self.unsure_from:
+            return "unsure"
+        return "real"
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / CONTRACT_FILE

@@ -75,3 +75,40 @@ def choose_threshold(y, p, tolerance: float = 0.005) -> float:
     scores = np.array([binary_report(y, p, t)["balanced_accuracy"] for t in candidates])
     ok = candidates[scores >= scores.max() - tolerance]
     return round(float(ok[np.argmin(np.abs(ok - 0.5))]), 4)
+
+
+def choose_operating_point(y, p, sources, max_false_accusation: float = 0.05,
+                           max_unsure: float = 0.10) -> tuple[float, float, dict]:
+    """The threshold and the unsure band, chosen on (validation) data for the costly error.
+
+    threshold: the lowest at which no real source has more than `max_false_accusation` of its
+    pictures at or above it (called generated), and never below the balanced-accuracy choice.
+    unsure_from: the lowest value under the threshold such that the band [unsure_from, threshold)
+    holds at most `max_unsure` of any source's pictures: fakes that fall short of the threshold
+    read "unsure" rather than "real" where that does not swamp a source with "unsure".
+    Returns (threshold, unsure_from, per-real-source share called generated at the threshold).
+    """
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64)
+    sources = np.asarray(sources)
+    grid = np.round(np.arange(0.02, 0.9951, 0.0025), 4)
+    real_sources = sorted(set(sources[y == 0]))
+    reals = [p[(sources == s) & (y == 0)] for s in real_sources]
+
+    def worst_accused(t):
+        return max((r >= t).mean() for r in reals) if reals else 0.0
+
+    ok = [t for t in grid if worst_accused(t) <= max_false_accusation]
+    threshold = float(ok[0]) if ok else float(grid[-1])
+    threshold = max(threshold, choose_threshold(y, p))
+    groups = [p[(sources == s) & (y == label)] for s in sorted(set(sources)) for label in (0, 1)
+              if ((sources == s) & (y == label)).any()]
+    unsure_from = threshold
+    for u in grid[::-1]:
+        if u >= threshold:
+            continue
+        if max(((g >= u) & (g < threshold)).mean() for g in groups) > max_unsure:
+            break
+        unsure_from = float(u)
+    accused = {s: float((r >= threshold).mean()) for s, r in zip(real_sources, reals, strict=True)}
+    return round(threshold, 4), round(unsure_from, 4), accused

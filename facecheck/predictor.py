@@ -12,11 +12,13 @@ turns pixels into probabilities. The browser has the same pipeline in extension/
     # {"faces": [{"box": [x, y, w, h], "score": 0.93, "p_fake": 0.97, "verdict": "fake"}],
     #  "p_fake": 0.97, "verdict": "fake"}
 
-Verdicts: per face "fake", "real" or "too-small" (a face narrower than the contract's
-`detector.min_face_px` is reported, not judged); per image the verdict of its most suspicious
-judged face, "too-small" when every face found is too small, and "no-face" when none is found
-(never a guess). Models whose contract says crop_rule "centre-square" judge the centred square
-as the image's one face, without a detector.
+Verdicts (facecheck.contract.VERDICTS): per face "fake", "unsure" or "real" from its p_fake by
+`Contract.verdict` (the threshold and the unsure band), or "too-small" (a face narrower than the
+contract's `detector.min_face_px` is reported, not judged); per image the verdict of its most
+suspicious judged face (again by `Contract.verdict`), "too-small" when every face found is too
+small, and "no-face" when none is found (never a guess). "error" (an unreadable file) comes from
+facecheck.images.error_result, before the predictor. Models whose contract says crop_rule
+"centre-square" judge the centred square as the image's one face, without a detector.
 """
 
 from __future__ import annotations

@@ -92,3 +92,12 @@ def model_input(image: np.ndarray, contract: Contract,
     crop = cut_square(image, square)
     out = resize(crop, contract.input_size, contract).numpy()
     return to_model_range(out, contract), tuple(int(v) for v in square)
+
+
+def eval_inputs(crops: np.ndarray, contract: Contract, chunk: int = 256) -> np.ndarray:
+    """Decoded face crops (N x S x S x 3 uint8) resized with the contract's op: what inference
+    feeds the model. Training validates and calibrates on these."""
+    out = [resize(crops[start : start + chunk], contract.input_size, contract).numpy()
+           for start in range(0, len(crops), chunk)]
+    return np.concatenate(out) if out else np.zeros((0, contract.input_size, contract.input_size, 3),
+                                                    np.float32)

@@ -52,8 +52,10 @@ def export_is_stale(export_dir: Path, model_dir: Path) -> bool:
     if not all(p.exists() for p in needed):
         return True
     exported_at = min(p.stat().st_mtime for p in needed)
-    # The exporter itself counts too: a change there (e.g. what goes into contract.json) re-exports.
-    sources = max(newest(model_dir), newest(DETECTOR), (ROOT / "export" / "tfjs.py").stat().st_mtime)
+    # The exporter and the contract's code count too: a change there (e.g. a new contract field,
+    # such as unsure_from) changes what goes into contract.json, so it re-exports.
+    code = (ROOT / "export" / "tfjs.py", ROOT / "facecheck" / "contract.py")
+    sources = max(newest(model_dir), newest(DETECTOR), *(p.stat().st_mtime for p in code))
     return exported_at < sources
 
 

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from facecheck.contract import VERDICTS
 from server import API_PREFIX
 
 RAW_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff",
                    "application/octet-stream")
 NULLABLE_NUMBER = {"type": ["number", "null"]}
+# A face is judged (fake / unsure / real) or too small to judge; an image can also have no face
+# or be unreadable. The same six words in every front end (facecheck.contract.VERDICTS).
+FACE_VERDICTS = ["fake", "unsure", "real", "too-small"]
+FACE_VERDICT_TEXT = ("fake: p_fake >= the model's threshold; unsure: unsure_from <= p_fake < threshold "
+                     "(no claim either way); real: p_fake below the band; too-small: not judged.")
+VERDICT_TEXT = ("The verdict of the most suspicious judged face (fake, unsure or real, as for a face), "
+                "or no-face (no face found: never a guess), too-small (every face too small to "
+                "judge), error (the image could not be read; see `error`).")
+UNSURE_FROM_TEXT = ("Start of the unsure band: p_fake in [unsure_from, threshold) reads \"unsure\"; "
+                    "null: the model has no band (fake or real only).")
 
 
 def _error_response(text: str) -> dict:
@@ -51,7 +62,7 @@ def build_spec(config: Any) -> dict:
                 "p_fake": {**NULLABLE_NUMBER, "minimum": 0, "maximum": 1,
                            "description": "Calibrated probability that the face is GAN-generated; "
                                           "null when the face is too small to judge."},
-                "verdict": {"type": "string", "enum": ["fake", "real", "too-small"]},
+                "verdict": {"type": "string", "enum": FACE_VERDICTS, "description": FACE_VERDICT_TEXT},
                 "crop": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
                          "description": "[x, y, side, side]: the square the classifier judged."},
             },
@@ -66,17 +77,19 @@ def build_spec(config: Any) -> dict:
                 "faces": {"type": "array", "items": {"$ref": "#/components/schemas/Face"}},
                 "p_fake": {**NULLABLE_NUMBER, "minimum": 0, "maximum": 1,
                            "description": "p_fake of the most suspicious judged face."},
-                "verdict": {"type": "string", "enum": ["fake", "real", "no-face", "too-small", "error"]},
+                "verdict": {"type": "string", "enum": list(VERDICTS), "description": VERDICT_TEXT},
                 "error": {"type": "string", "description": "Why the image could not be used."},
             },
         },
         "ModelBrief": {
             "type": "object",
-            "required": ["model_version", "architecture", "threshold", "temperature", "input_size",
-                         "crop_rule", "device"],
+            "required": ["model_version", "architecture", "threshold", "unsure_from", "temperature",
+                         "input_size", "crop_rule", "device"],
             "properties": {
                 "model_version": {"type": "string"}, "architecture": {"type": "string"},
-                "threshold": {"type": "number"}, "temperature": {"type": "number"},
+                "threshold": {"type": "number", "description": "p_fake at or above it: \"fake\"."},
+                "unsure_from": {**NULLABLE_NUMBER, "description": UNSURE_FROM_TEXT},
+                "temperature": {"type": "number"},
                 "input_size": {"type": "integer"}, "crop_rule": {"type": "string"},
                 "device": {"type": "string", "enum": ["CPU", "GPU"]},
             },
@@ -95,7 +108,9 @@ def build_spec(config: Any) -> dict:
                     "required": ["input_size", "crop_rule", "threshold", "temperature", "model_version",
                                  "format"],
                     "properties": {"input_size": {"type": "integer"}, "crop_rule": {"type": "string"},
-                                   "threshold": {"type": "number"}, "temperature": {"type": "number"},
+                                   "threshold": {"type": "number"},
+                                   "unsure_from": {**NULLABLE_NUMBER, "description": UNSURE_FROM_TEXT},
+                                   "temperature": {"type": "number"},
                                    "model_version": {"type": "string"}, "format": {"type": "string"}},
                 },
                 "card": {

@@ -32,6 +32,40 @@ def fixture_faces(label: str) -> list[Path]:
     return sorted((FACES / label).glob("*.jpg"))
 
 
+def band_verdict(p: float, threshold: float, unsure_from: float | None) -> str:
+    """The verdict rule written out once for the tests (README "What a verdict means"); the code
+    under test (Contract.verdict, the JS predictor, settings.js) must agree with it."""
+    if p >= threshold:
+        return "fake"
+    if unsure_from is not None and p >= unsure_from:
+        return "unsure"
+    return "real"
+
+
+def band_around(contract, p: float, margin: float = 1.0):
+    """A copy of `contract` whose unsure band [unsure_from, threshold) holds `p` (0 < p < 1) with
+    `margin` logits of room on each side: a picture with that p_fake must read "unsure", whatever
+    small float differences (batching, float16 weights in the browser) move its p_fake by."""
+    import dataclasses
+    import math
+
+    assert 0.0 < p < 1.0, p
+    z = math.log(p) - math.log1p(-p)
+    sig = lambda v: 1.0 / (1.0 + math.exp(-v))  # noqa: E731
+    return dataclasses.replace(contract, unsure_from=sig(z - margin), threshold=sig(z + margin))
+
+
+def banded_model_dir(model_dir: Path, out: Path, contract) -> Path:
+    """A model folder at `out` that is `model_dir` (its files linked, not copied) with `contract`
+    saved as its contract.json: what a calibrated band looks like to every front end."""
+    out.mkdir(parents=True, exist_ok=True)
+    for f in Path(model_dir).iterdir():
+        if f.is_file() and f.name != "contract.json":
+            (out / f.name).symlink_to(f.resolve())
+    contract.save(out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "faces" / "manifest.csv").exists():

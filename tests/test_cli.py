@@ -1,10 +1,13 @@
 import csv
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-from facecheck.cli import CSV_COLUMNS, main
-from tests.conftest import FACES, ROOT
+from facecheck.cli import CSV_COLUMNS, main, summary
+from facecheck.contract import Contract
+from tests.conftest import FACES, FIXTURES, ROOT, band_around, band_verdict, banded_model_dir, fixture_faces
 
 
 def _scan_rows(tmp_path, *args):
@@ -27,7 +30,7 @@ def test_scan_bad_inputs_one_row_per_file_with_reasons(tmp_path, tiny_model, bad
         r = by_name[name]
         if error is None:
             assert r["error"] == "", (name, r)
-            assert r["verdict"] in ("fake", "real")
+            assert r["verdict"] in ("fake", "unsure", "real")
             assert 0.0 <= float(r["p_fake"]) <= 1.0
             assert r["faces"] == "1"
         else:
@@ -61,11 +64,67 @@ def test_scan_verdicts_follow_the_stored_threshold(tmp_path, tiny_model):
     assert main(["scan", str(FACES), "--json", str(out), "--model", str(tiny_model), "--quiet"]) == 0
     rows = json.loads(out.read_text())["results"]
     assert len(rows) == 32
-    threshold = json.loads((tiny_model / "contract.json").read_text())["threshold"]
+    stored = json.loads((tiny_model / "contract.json").read_text())
     for r in rows:
-        assert r["verdict"] == ("fake" if r["p_fake"] >= threshold else "real")
+        assert r["verdict"] == band_verdict(r["p_fake"], stored["threshold"], stored.get("unsure_from"))
     csv_rows = _scan_rows(tmp_path, FACES, "--model", tiny_model)
     assert [r["verdict"] for r in csv_rows] == [r["verdict"] for r in rows]
+
+
+def test_summary_counts_every_verdict_apart():
+    rows = [{"verdict": v} for v in
+            ["fake"] * 3 + ["unsure"] * 2 + ["real"] * 4 + ["no-face"] * 5 + ["too-small"] * 6 + ["error"]]
+    model = {"threshold": 0.6, "unsure_from": 0.35, "model_version": "m1"}
+    assert summary(rows, model) == (
+        "21 image(s): 3 likely generated, 2 unsure, 4 likely real, 5 no face found, "
+        "6 too small to judge, 1 unreadable (threshold 0.600, unsure from 0.350, model m1)")
+    old = {"threshold": 0.52, "unsure_from": None, "model_version": "m0"}
+    assert summary(rows[:9], old).endswith("(threshold 0.520, no unsure band, model m0)")
+
+
+def test_scan_with_the_models_unsure_band(tmp_path, tiny_model, capsys):
+    """A model whose calibrated band holds a face's p_fake: the scan calls it unsure in the CSV,
+    the JSON and the table, and the summary counts it apart, never as real."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    faces = fixture_faces("real")[:2] + fixture_faces("fake")[:2]
+    for f in faces:
+        shutil.copy(f, folder / f.name)
+    shutil.copy(FIXTURES / "noface" / "brick.jpg", folder / "brick.jpg")
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    plain = tmp_path / "plain.json"
+    assert main(["scan", str(folder), "--json", str(plain), "--model", str(tiny_model), "--quiet"]) == 0
+    p_plain = {Path(r["path"]).name: r["p_fake"] for r in json.loads(plain.read_text())["results"]}
+    target = faces[0].name
+    contract = band_around(Contract.load(tiny_model), p_plain[target])
+    banded = banded_model_dir(tiny_model, tmp_path / "banded", contract)
+    capsys.readouterr()
+
+    out_csv, out_json = tmp_path / "banded.csv", tmp_path / "banded.json"
+    assert main(["scan", str(folder), "--csv", str(out_csv), "--json", str(out_json), "--table",
+                 "--model", str(banded), "--quiet"]) == 0
+    printed = capsys.readouterr()
+    doc = json.loads(out_json.read_text())
+    assert doc["model"]["unsure_from"] == contract.unsure_from
+    assert doc["model"]["threshold"] == contract.threshold
+    with open(out_csv, newline="") as f:
+        csv_rows = {Path(r["path"]).name: r for r in csv.DictReader(f)}
+    verdicts = {}
+    for r in doc["results"]:
+        name = Path(r["path"]).name
+        verdicts[name] = r["verdict"]
+        assert csv_rows[name]["verdict"] == r["verdict"]
+        if r["p_fake"] is not None:
+            want = band_verdict(r["p_fake"], contract.threshold, contract.unsure_from)
+            assert r["verdict"] == want and [f["verdict"] for f in r["faces"]] == [want], r
+    assert verdicts[target] == "unsure"
+    assert verdicts["brick.jpg"] == "no-face" and verdicts["broken.jpg"] == "error"
+    table = {line.split()[0].rsplit("/", 1)[-1]: line.split() for line in printed.out.splitlines()[1:]}
+    assert table[target][3] == "unsure", printed.out
+    n = {v: sum(x == v for x in verdicts.values()) for v in ("fake", "unsure", "real")}
+    assert (f"6 image(s): {n['fake']} likely generated, {n['unsure']} unsure, {n['real']} likely real, "
+            "1 no face found, 0 too small to judge, 1 unreadable (threshold "
+            f"{contract.threshold:.3f}, unsure from {contract.unsure_from:.3f}, ") in printed.err
 
 
 def test_scan_missing_path_exits_2(tmp_path, capsys):

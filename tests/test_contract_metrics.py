@@ -1,8 +1,10 @@
+import json
+
 import numpy as np
 import pytest
 
 from facecheck import metrics as M
-from facecheck.contract import Contract
+from facecheck.contract import VERDICTS, Contract
 from facecheck.images import load_image
 from facecheck.preprocess import model_input
 from tests.conftest import fixture_faces
@@ -15,6 +17,34 @@ def test_contract_round_trip(tmp_path):
     assert d == c
     assert d.probability(0.0) == pytest.approx(0.5)
     assert d.verdict(0.42) == "fake" and d.verdict(0.4199) == "real"
+    assert d.unsure_from is None  # no band unless one is set
+
+
+def test_contract_unsure_band_and_round_trip(tmp_path):
+    c = Contract(threshold=0.6, unsure_from=0.35, model_version="banded")
+    # fake at and above the threshold, unsure from unsure_from (included) up to it, real below.
+    assert [c.verdict(p) for p in (0.0, 0.3499, 0.35, 0.5, 0.5999, 0.6, 1.0)] == \
+        ["real", "real", "unsure", "unsure", "unsure", "fake", "fake"]
+    assert set(VERDICTS) == {"fake", "unsure", "real", "no-face", "too-small", "error"}
+    c.save(tmp_path)
+    assert json.loads((tmp_path / "contract.json").read_text())["unsure_from"] == 0.35
+    d = Contract.load(tmp_path)
+    assert d == c and d.unsure_from == 0.35 and d.verdict(0.4) == "unsure"
+    # What every result reports about the model names the band too.
+    assert d.brief()["unsure_from"] == 0.35 and d.brief()["threshold"] == 0.6
+
+
+def test_old_contract_without_a_band_loads_and_is_never_unsure(tmp_path):
+    c = Contract(threshold=0.52, model_version="old")
+    c.save(tmp_path)
+    data = json.loads((tmp_path / "contract.json").read_text())
+    del data["unsure_from"]  # written before the field existed
+    (tmp_path / "contract.json").write_text(json.dumps(data))
+    old = Contract.load(tmp_path)
+    assert old.unsure_from is None and old.brief()["unsure_from"] is None
+    verdicts = {old.verdict(p) for p in np.linspace(0.0, 1.0, 2001)}
+    assert verdicts == {"fake", "real"}
+    assert old.verdict(0.52) == "fake" and old.verdict(0.5199) == "real"
 
 
 def test_contract_rejects_foreign_files(tmp_path):

@@ -31,7 +31,7 @@ import pytest
 from PIL import Image
 
 from tests.browser import ExtensionChromium, StaticServer
-from tests.conftest import FIXTURES, ROOT, fixture_faces
+from tests.conftest import FIXTURES, ROOT, band_around, band_verdict, fixture_faces
 
 pytestmark = pytest.mark.slow
 
@@ -250,14 +250,27 @@ def badges(page_or_frame) -> list[dict]:
 
 # ---- what a result should look like ------------------------------------------------------------
 
-def ui_verdict(p: float, threshold: float, margin: float) -> str:
-    if abs(p - threshold) < margin:
-        return "unsure"
-    return "fake" if p >= threshold else "real"
+def ui_band(settings: dict, model_threshold: float, model_from: float | None) -> tuple[float, float | None]:
+    """settings.js band(): the threshold and unsure band's start in force, from the options
+    (`threshold`, `unsureBand`: None = the model's) over the model's own (contract.json)."""
+    t = model_threshold if settings.get("threshold") is None else settings["threshold"]
+    width = settings.get("unsureBand")
+    if width is not None:
+        return t, (t - width if width > 0 else None)
+    if settings.get("threshold") is None:
+        return t, model_from
+    return t, (None if model_from is None else t - max(0, model_threshold - model_from))
 
 
-def assert_matches_python(found: list[dict], py: dict, threshold: float, margin: float = 0.05):
-    """Badges of one image against the Python predictor's result for the same file."""
+def ui_verdict(p: float, threshold: float, unsure_from: float | None) -> str:
+    """The verdict a badge shows for p in a band (as Contract.verdict)."""
+    return band_verdict(p, threshold, unsure_from)
+
+
+def assert_matches_python(found: list[dict], py: dict, band: tuple[float, float | None]):
+    """Badges of one image against the Python predictor's result for the same file, with the
+    default options: the model's own threshold and band `(threshold, unsure_from)`."""
+    threshold, unsure_from = band
     if py["verdict"] == "no-face":
         assert [b["verdict"] for b in found] == ["no-face"], found
         assert found[0]["text"].endswith("No face found")
@@ -269,10 +282,11 @@ def assert_matches_python(found: list[dict], py: dict, threshold: float, margin:
             assert b["verdict"] == "too-small" and b["p"] is None
             continue
         assert abs(b["p"] - f["p_fake"]) <= TOL_P, (b, f)
-        near = min(abs(f["p_fake"] - e) for e in (threshold - margin, threshold, threshold + margin))
+        near = min(abs(f["p_fake"] - e) for e in (threshold, unsure_from) if e is not None)
         if near > TOL_P:
-            assert b["verdict"] == ui_verdict(f["p_fake"], threshold, margin), (b, f)
-            assert b["model"] == f["verdict"], (b, f)
+            assert b["verdict"] == ui_verdict(f["p_fake"], threshold, unsure_from), (b, f)
+            # With the model's own band the badge says what the predictor says.
+            assert b["model"] == f["verdict"] == b["verdict"], (b, f)
         words = {"fake": "Likely generated", "real": "Likely real", "unsure": "Unsure"}[b["verdict"]]
         assert words in b["text"], b
 
@@ -306,6 +320,14 @@ def test_manifest_and_package(built):
         assert (built / "vendor" / name).exists(), name
     for name in ("contract.json", "classifier/model.json", "detector/model.json"):
         assert (built / "model" / name).exists(), name
+    # The whole contract reaches the extension, the calibrated band (or its absence) included.
+    from facecheck.contract import Contract
+    from facecheck.predictor import default_model_dir
+
+    shipped = json.loads((built / "model" / "contract.json").read_text())
+    model = Contract.load(default_model_dir())  # the model the Python side (Reference) runs
+    assert "unsure_from" in shipped and shipped["unsure_from"] == model.unsure_from
+    assert shipped["threshold"] == model.threshold
     # No request leaves the machine except to the user's server: no URL baked in but its default.
     for js in (built / "src").glob("*.js"):
         urls = set(re.findall(r"https?://[^\s'\"`)]+", js.read_text()))
@@ -314,25 +336,29 @@ def test_manifest_and_package(built):
 
 def test_right_click_generated_and_real_face(ext, site, reference):
     page = open_page(ext, f"{site.url}/faces.html")
-    threshold = shipped_contract_threshold(ext)
+    band = shipped_band(ext)
     for sel in ("#fake", "#real"):
         src = page.eval_on_selector(sel, "i => i.currentSrc")
         out = ext.check(page, src)
         assert out["drawn"] >= 1 and out["view"]["ranOn"] == "browser"
         py = reference(src)
         found = [b for b in badges(page) if b["src"] == src]
-        assert_matches_python(found, py, threshold)
+        assert_matches_python(found, py, band)
         assert "Checked in this browser" in found[0]["detail"]
         assert out["view"]["modelVersion"] and out["view"]["modelVersion"] in found[0]["detail"]
         # The badge never covers the face it judges.
         for b, face in zip(found, face_rects(page, sel, [f["box"] for f in py["faces"]]), strict=True):
             assert overlap(b["rect"], face) == 0, (b["rect"], face)
     verdicts = {b["src"].rsplit("/", 1)[1]: b["verdict"] for b in badges(page)}
-    assert verdicts == {"fake0.jpg": "fake", "real0.jpg": "real"}, verdicts  # the fixtures are clear cases
+    # The fixtures are clear cases (a real face may read unsure, never generated, and vice versa).
+    assert verdicts["fake0.jpg"] == "fake" and verdicts["real0.jpg"] in ("real", "unsure"), verdicts
 
 
-def shipped_contract_threshold(b: Browser) -> float:
-    return b.worker.evaluate("async () => (await FaceCheckInference.contract()).threshold")
+def shipped_band(b: Browser) -> tuple[float, float | None]:
+    """The threshold and unsure band's start of the model inside the extension (its contract.json)."""
+    c = b.worker.evaluate("async () => { const c = await FaceCheckInference.contract(); "
+                          "return [c.threshold, c.unsure_from ?? null]; }")
+    return c[0], c[1]
 
 
 def test_badge_detail_and_close(ext, site):
@@ -358,7 +384,8 @@ def test_several_faces(detector_browser, site, detector_reference):
     py = detector_reference(src)
     assert len(py["faces"]) >= 3
     found = [x for x in badges(page) if x["src"] == src]
-    assert_matches_python(found, py, detector_reference.predictor.contract.threshold)
+    c = detector_reference.predictor.contract
+    assert_matches_python(found, py, (c.threshold, c.unsure_from))
     for badge in found:
         for face in face_rects(page, "#montage", [f["box"] for f in py["faces"]]):
             assert overlap(badge["rect"], face) < 0.05 * face["width"] * face["height"], (badge, face)
@@ -377,21 +404,21 @@ def test_face_free_picture(detector_browser, site, detector_reference, reference
         browser.reset()
         page = open_page(browser, f"{site.url}/faces.html")
         browser.check(page, src)
-        assert_matches_python(badges(page), reference(src), shipped_contract_threshold(browser))
+        assert_matches_python(badges(page), reference(src), shipped_band(browser))
 
 
 def test_cross_origin_srcset_and_frame(ext, site, reference):
     page = open_page(ext, f"{site.url}/faces.html")
-    threshold = shipped_contract_threshold(ext)
+    band = shipped_band(ext)
     cross = page.eval_on_selector("#cross", "i => i.currentSrc")
     assert cross.startswith(site.other)
     ext.check(page, cross)
-    assert_matches_python([b for b in badges(page) if b["src"] == cross], reference(cross), threshold)
+    assert_matches_python([b for b in badges(page) if b["src"] == cross], reference(cross), band)
 
     shown = page.eval_on_selector("#srcset", "i => i.currentSrc")
     assert shown.endswith("srcset-150.jpg")  # the candidate the browser picked, not the src attribute
     ext.check(page, shown)
-    assert_matches_python([b for b in badges(page) if b["src"] == shown], reference(shown), threshold)
+    assert_matches_python([b for b in badges(page) if b["src"] == shown], reference(shown), band)
 
     # An image in a cross-origin frame: Chrome passes the frame's id with the click.
     frames = ext.worker.evaluate("""async (tabId) => (await chrome.scripting.executeScript({
@@ -401,7 +428,7 @@ def test_cross_origin_srcset_and_frame(ext, site, reference):
     frame = next(f for f in page.frames if f.url.endswith("/frame.html"))
     src = frame.eval_on_selector("#inframe", "i => i.currentSrc")
     assert ext.check(page, src, frame_id)["drawn"] == 1
-    assert_matches_python(badges(frame), reference(src), threshold)
+    assert_matches_python(badges(frame), reference(src), band)
 
 
 def test_broken_and_corrupt_images(ext, site):
@@ -445,9 +472,9 @@ def test_page_scan_with_lazy_and_added_images(ext, site, reference):
     found = badges(page)
     srcs = {b["src"] for b in found}
     assert len(srcs) == 15 and not any(s.endswith("tiny.jpg") for s in srcs), sorted(srcs)
-    threshold = shipped_contract_threshold(ext)
+    band = shipped_band(ext)
     for src in srcs:
-        assert_matches_python([b for b in found if b["src"] == src], reference(src), threshold)
+        assert_matches_python([b for b in found if b["src"] == src], reference(src), band)
     # The popup lists them, with thumbnails made by the extension (nothing fetched by the popup).
     popup.bring_to_front()
     expect(popup.locator("#results li")).to_have_count(15)
@@ -473,43 +500,67 @@ def save_options(opts):
     expect(opts.locator("#status")).to_have_text("Saved.")
 
 
-def test_options_saved_and_honoured(ext, site, reference):
-    opts = open_page(ext, ext.url("src/options.html"))
-    opts.wait_for_selector("body[data-ready]")
-    opts.fill("#unsureMargin", "0.5")  # everything reads "Unsure"
-    opts.fill("#minImageSize", "200")
-    save_options(opts)
-    opts.reload()
-    opts.wait_for_selector("body[data-ready]")
-    assert opts.input_value("#unsureMargin") == "0.5" and opts.input_value("#minImageSize") == "200"
-
-    page = open_page(ext, f"{site.url}/faces.html")
-    src = page.eval_on_selector("#fake", "i => i.currentSrc")
-    ext.check(page, src)
-    [b] = badges(page)
-    assert b["verdict"] == "unsure" and b["model"] == "fake" and "Unsure" in b["text"], b
-
-    # A threshold on the other side of a face's probability turns the verdict shown; the
-    # predictor's own verdict stays. Options allow thresholds in [0.01, 0.99], so take the site's
-    # fixture face whose probability (the Python predictor's; parity holds) is least extreme.
+def least_extreme_face(site, reference) -> tuple[str, float]:
+    """The site's fixture face whose probability (the Python predictor's; parity holds) is
+    nearest 0.5, and that probability: options allow thresholds in [0.01, 0.99] only."""
     faces = [f.name for f in sorted(site.folder.iterdir()) if re.fullmatch(r"(fake|real)\d\.jpg", f.name)]
     ps = {n: reference(f"/img/{n}")["p_fake"] for n in faces}
     name = min(ps, key=lambda n: abs(ps[n] - 0.5))
     assert len(ps) >= 16 and 0.02 < ps[name] < 0.98, ps
-    model = "fake" if ps[name] >= reference.predictor.contract.threshold else "real"
-    shown, threshold = ("real", ps[name] + 0.01) if model == "fake" else ("fake", ps[name] - 0.01)
-    flip_src = page.evaluate("""n => new Promise((resolve) => {
+    return name, ps[name]
+
+
+def add_image(page, name: str) -> str:
+    """Show /img/NAME on the page (160 px); returns the URL the page shows it from."""
+    return page.evaluate("""n => new Promise((resolve) => {
       const img = new Image(160, 160);
       img.onload = () => resolve(img.currentSrc);
       img.src = '/img/' + n;
       document.body.append(img);
     })""", name)
-    opts.fill("#unsureMargin", "0")
+
+
+def test_options_saved_and_honoured(ext, site, reference):
+    from playwright.sync_api import expect
+
+    c = reference.predictor.contract
+    opts = open_page(ext, ext.url("src/options.html"))
+    opts.wait_for_selector("body[data-ready]")
+    # Empty fields mean the model's own threshold and band, and the page says what they are.
+    assert opts.input_value("#threshold") == "" and opts.input_value("#unsureBand") == ""
+    expect(opts.locator("#model-threshold")).to_contain_text(str(c.threshold))
+    band_text = "has no band" if c.unsure_from is None else f"{c.threshold - c.unsure_from:.3f} wide"
+    expect(opts.locator("#model-band")).to_contain_text(band_text)
+
+    # A wide band of the user's own: everything from 0.01 up to a threshold of 0.99 reads "Unsure";
+    # the predictor's own verdict (the model's band) is kept beside it.
+    name, p = least_extreme_face(site, reference)
+    opts.fill("#threshold", "0.99")
+    opts.fill("#unsureBand", "0.98")
+    opts.fill("#minImageSize", "200")
+    save_options(opts)
+    opts.reload()
+    opts.wait_for_selector("body[data-ready]")
+    assert [opts.input_value(f"#{k}") for k in ("threshold", "unsureBand", "minImageSize")] == \
+        ["0.99", "0.98", "200"]
+    page = open_page(ext, f"{site.url}/faces.html")
+    src = add_image(page, name)
+    ext.check(page, src)
+    [b] = [x for x in badges(page) if x["src"] == src]
+    assert b["verdict"] == "unsure" and b["model"] == c.verdict(p) and "Unsure" in b["text"], b
+    assert "from your options" in b["detail"], b
+    assert "Unsure from 0.010 up to the threshold (your band)" in b["detail"], b
+
+    # A threshold on the other side of the face's probability, and no band (0), turn the verdict
+    # shown; the predictor's own verdict stays.
+    shown, threshold = ("real", p + 0.01) if p >= c.threshold else ("fake", p - 0.01)
+    opts.fill("#unsureBand", "0")
     opts.fill("#threshold", f"{threshold:.3f}")
     save_options(opts)
-    ext.check(page, flip_src)
-    [b] = [x for x in badges(page) if x["src"] == flip_src]
-    assert b["verdict"] == shown and b["model"] == model and "from your options" in b["detail"], b
+    ext.check(page, src)
+    [b] = [x for x in badges(page) if x["src"] == src]
+    assert b["verdict"] == shown and b["model"] == c.verdict(p) and "from your options" in b["detail"], b
+    assert "No unsure band" in b["detail"], b
 
     # Minimum size: a scan skips the 160 px faces and checks only the 320 px picture.
     scan = open_page(ext, f"{site.url}/scan.html")
@@ -525,9 +576,108 @@ def test_options_saved_and_honoured(ext, site, reference):
     scan_and_wait(ext, scan2, 1)
 
 
+# Options x model bands x probabilities, for the mirror test below: (threshold, unsureBand) options
+# and the model's (threshold, unsure_from); the probabilities include every band edge exactly.
+OPTION_CASES = [(None, None), (0.7, None), (None, 0.1), (0.7, 0.0), (0.3, 0.25), (0.99, 0.98)]
+MODEL_BANDS = [(0.6, 0.4), (0.52, None), (0.45, 0.45), (0.9, 0.2)]
+
+
+def test_verdict_words_follow_the_band(ext):
+    """settings.js describe(): the verdict and words a badge shows for a probability, for every
+    combination of options and model band, equal the Python mirror (ui_band + Contract's rule);
+    with default options that is exactly the model's own verdict (fake / unsure / real)."""
+    from facecheck.contract import Contract
+
+    ps = sorted({0.0, 0.005, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.52, 0.6, 0.65, 0.7, 0.8, 0.9, 0.99, 1.0}
+                | {x for t, u in MODEL_BANDS for x in (t, u) if x is not None})
+    cases = [{"options": {"threshold": t, "unsureBand": w}, "model": {"threshold": mt, "unsureFrom": mu}}
+             for t, w in OPTION_CASES for mt, mu in MODEL_BANDS]
+    got = ext.worker.evaluate("""([cases, ps]) => cases.map(({options, model}) => {
+        const settings = FaceCheckSettings.clean(options);
+        const faces = ps.map((p) => ({box: [0, 0, 10, 10], score: 0.9, pFake: p, verdict: 'x'}));
+        faces.push({box: [0, 0, 5, 5], score: 0.9, pFake: null, verdict: 'too-small'});
+        const view = FaceCheckSettings.describe({faces, pFake: ps[0], verdict: 'x', modelVersion: 'm'},
+          {settings, model, ranOn: 'browser'});
+        const unjudged = (verdict) => FaceCheckSettings.describe({faces: [], pFake: null, verdict},
+          {settings, model});
+        const none = unjudged('no-face');
+        const odd = unjudged('maybe');
+        return {faces: view.faces.map((f) => [f.verdict, f.label]), threshold: view.threshold,
+                unsureFrom: view.unsureFrom, none: [none.verdict, none.label], odd: odd.verdict};
+    })""", [cases, ps])
+    words = {"fake": "Likely generated", "unsure": "Unsure", "real": "Likely real"}
+    for case, out in zip(cases, got, strict=True):
+        opt, model = case["options"], case["model"]
+        t, u = ui_band(opt, model["threshold"], model["unsureFrom"])
+        assert (out["threshold"], out["unsureFrom"]) == (t, u), (case, out)
+        for p, (verdict, label) in zip(ps, out["faces"], strict=False):
+            assert verdict == ui_verdict(p, t, u), (case, p, verdict)
+            assert label.startswith(words[verdict]), (case, p, label)
+        assert out["faces"][-1] == ["too-small", "Too small"]
+        assert out["none"] == ["no-face", "No face found"] and out["odd"] == "error"
+        if opt == {"threshold": None, "unsureBand": None}:
+            contract = Contract(threshold=model["threshold"], unsure_from=model["unsureFrom"])
+            assert [v for v, _ in out["faces"][:-1]] == [contract.verdict(p) for p in ps], case
+    # Every judged verdict occurs, so the comparison above can tell them apart.
+    assert {v for out in got for v, _ in out["faces"]} == {"fake", "unsure", "real", "too-small"}
+
+
+@pytest.fixture(scope="module")
+def banded(built, site, reference, tmp_path_factory):
+    """A copy of the build whose contract.json has a calibrated band holding one fixture face's
+    p_fake (as the training side will ship it), and that face: (build, name, contract)."""
+    name, p = least_extreme_face(site, reference)
+    contract = band_around(shipped_contract(built), p)
+    copy = tmp_path_factory.mktemp("dist-banded") / "extension"
+    shutil.copytree(built, copy)
+    contract.save(copy / "model")
+    return copy, name, contract
+
+
+def test_the_models_unsure_band_reads_unsure(playwright_instance, banded, site, reference):
+    """With a model whose band holds a face's p_fake, the badge says "Unsure" by default: from the
+    JS predictor (its own verdict is unsure too) and from a FaceCheck server running that model;
+    a server running another model is worded by that model's band, not the extension's."""
+    from facecheck.predictor import Predictor
+    from server.app import Config, create_app
+    from server.serve import BackgroundServer
+
+    build, name, contract = banded
+    b = Browser(playwright_instance, build)
+    try:
+        page = open_page(b, f"{site.url}/faces.html")
+        src = add_image(page, name)
+        out = b.check(page, src)
+        assert out["view"]["ranOn"] == "browser" and out["view"]["unsureFrom"] == contract.unsure_from
+        [badge] = [x for x in badges(page) if x["src"] == src]
+        assert badge["verdict"] == "unsure" and badge["model"] == "unsure", badge
+        assert badge["text"].endswith("Unsure"), badge
+        band_line = f"Unsure from {contract.unsure_from:.3f} up to the threshold (the model's band)"
+        assert band_line in badge["detail"], badge
+
+        banded_predictor = Predictor(reference.predictor.model, contract)
+        shipped = reference.predictor
+        for predictor in (banded_predictor, shipped):
+            with BackgroundServer(lambda config, pr=predictor: create_app(config, predictor=pr),
+                                  Config.from_env(environ={})) as srv:
+                b.settings(runWhere="server", serverUrl=srv.url)
+                out = b.check(page, src)
+            assert out["view"]["ranOn"] == "server", out["view"]
+            [badge] = [x for x in badges(page) if x["src"] == src]
+            c = predictor.contract
+            want = band_verdict(reference(src)["p_fake"], c.threshold, c.unsure_from)
+            assert badge["verdict"] == badge["model"] == want, (badge, want)
+            assert "Checked on your FaceCheck server" in badge["detail"]
+            if predictor is banded_predictor:
+                assert want == "unsure" and badge["text"].endswith("Unsure"), badge
+        assert not [e for e in b.errors if "FaceCheck" in e], b.errors
+    finally:
+        b.close()
+
+
 def test_service_worker_stopped_and_woken(ext, site, reference):
     page = open_page(ext, f"{site.url}/faces.html")
-    threshold = shipped_contract_threshold(ext)
+    band = shipped_band(ext)
     fake = page.eval_on_selector("#fake", "i => i.currentSrc")
     ext.check(page, fake)
     ext.stop_worker(page)
@@ -538,7 +688,7 @@ def test_service_worker_stopped_and_woken(ext, site, reference):
     ext.wait_for_menu()
     real = page.eval_on_selector("#real", "i => i.currentSrc")
     ext.check(page, real)
-    assert_matches_python([b for b in badges(page) if b["src"] == real], reference(real), threshold)
+    assert_matches_python([b for b in badges(page) if b["src"] == real], reference(real), band)
 
     # Stopped in the middle of a right-click check (the image's server takes 4 s to answer the
     # worker's download, so the check is surely under way): the badge says so, it does not spin.
@@ -618,13 +768,13 @@ def test_server_and_fallback(ext, site, reference, facecheck_server):
     save_options(opts)
 
     page = open_page(ext, f"{site.url}/faces.html")
-    threshold = shipped_contract_threshold(ext)
+    band = shipped_band(ext)  # the server runs the same shipped model
     for sel in ("#fake", "#cross"):
         src = page.eval_on_selector(sel, "i => i.currentSrc")
         out = ext.check(page, src)
         assert out["view"]["ranOn"] == "server", out["view"]
         found = [b for b in badges(page) if b["src"] == src]
-        assert_matches_python(found, reference(src), threshold)
+        assert_matches_python(found, reference(src), band)
         assert "Checked on your FaceCheck server" in found[0]["detail"]
 
     # The server stops answering: the check still happens, in the browser, and says so.
@@ -635,7 +785,7 @@ def test_server_and_fallback(ext, site, reference, facecheck_server):
     assert out["view"]["ranOn"] == "browser"
     [b] = [b for b in badges(page) if b["src"] == src]
     assert "checked in the browser instead" in b["detail"] and "Checked in this browser" in b["detail"]
-    assert_matches_python([b], reference(src), threshold)
+    assert_matches_python([b], reference(src), band)
 
     # Automatic: a page scan of more images than the option says goes to the server.
     opts.fill("#serverUrl", facecheck_server)
@@ -653,4 +803,4 @@ def test_server_and_fallback(ext, site, reference, facecheck_server):
         time.sleep(0.1)  # results are saved for the popup in batches
     assert len(results) == 9 and {r["ranOn"] for r in results} == {"server"}, results
     for src in {b["src"] for b in badges(scan)}:
-        assert_matches_python([b for b in badges(scan) if b["src"] == src], reference(src), threshold)
+        assert_matches_python([b for b in badges(scan) if b["src"] == src], reference(src), band)

@@ -5,7 +5,7 @@ from facecheck.contract import Contract
 from facecheck.images import load_image
 from facecheck.predictor import Predictor
 from facecheck.preprocess import model_input
-from tests.conftest import FIXTURES, fixture_faces
+from tests.conftest import FIXTURES, band_around, band_verdict, fixture_faces
 from training.model import build_model
 
 
@@ -92,12 +92,12 @@ def test_predictor_output_shape(tiny_model):
     pred = Predictor.load(tiny_model)
     res = pred.predict(load_image(fixture_faces("real")[0]))
     assert set(res) == {"faces", "p_fake", "verdict"}
-    assert res["verdict"] in ("fake", "real")
+    assert res["verdict"] in ("fake", "unsure", "real")
     (face,) = res["faces"]
     assert set(face) == {"box", "score", "p_fake", "verdict", "crop"}
     assert face["p_fake"] == res["p_fake"] and face["verdict"] == res["verdict"]
-    expected = "fake" if res["p_fake"] >= pred.contract.threshold else "real"
-    assert res["verdict"] == expected
+    c = pred.contract
+    assert res["verdict"] == band_verdict(res["p_fake"], c.threshold, c.unsure_from)
 
 
 def test_no_face_is_never_guessed(tiny_model):
@@ -131,6 +131,16 @@ def test_several_faces_each_judged_image_takes_the_most_suspicious(tiny_model):
     tiles = {(int((x + w / 2) // 300), int((y + h / 2) // 300)) for x, y, w, h in boxes}
     assert tiles == {(0, 0), (1, 0), (0, 1), (1, 1)}
     assert res["p_fake"] == max(f["p_fake"] for f in res["faces"])
+
+    # A calibrated band holding the most suspicious face's p_fake: that face and the picture read
+    # "unsure"; every other face gets its own verdict from the same band.
+    banded = Predictor(pred.model, band_around(pred.contract, res["p_fake"]), detector=pred.detector)
+    out = banded.predict(np.asarray(montage))
+    c = banded.contract
+    assert out["verdict"] == "unsure" and out["p_fake"] == pytest.approx(res["p_fake"], abs=1e-5)
+    for face in out["faces"]:
+        assert face["verdict"] == band_verdict(face["p_fake"], c.threshold, c.unsure_from), face
+    assert max(out["faces"], key=lambda f: f["p_fake"])["verdict"] == "unsure"
 
 
 @pytest.mark.parametrize("shape,box", [((300, 300), (0, 0, 300, 300)),

@@ -11,10 +11,16 @@ pytestmark = pytest.mark.pool
 def test_manifest_split_sizes(shared_data):
     manifest = shared_data / "faces" / "manifest.csv"
     sizes = {split: len(list_samples(manifest, split)) for split in ("train", "val", "test")}
-    assert sizes == {"train": 13001, "val": 1498, "test": 1487}
+    # 15,986 images until issue #15 added five real sources (4,339 images) on purpose.
+    assert sizes == {"train": 16503, "val": 1935, "test": 1887}
     counts = describe(list_samples(manifest, "test"))
     assert set(counts) == {("rvf10k", "real"), ("rvf10k", "fake"), ("utkface", "real"),
-                           ("realorfake", "real"), ("omi", "fake"), ("omi_cfd_inversions", "fake")}
+                           ("realorfake", "real"), ("omi", "fake"), ("omi_cfd_inversions", "fake"),
+                           ("scut_fbp5500", "real"), ("congress_portraits", "real"),
+                           ("allage_faces", "real"), ("selfies", "real"), ("lfw", "real")}
+    cross = describe(list_samples(shared_data / "crosscheck" / "manifest.csv"))
+    assert cross == {("hardfakevsrealfaces", "real"): 589, ("hardfakevsrealfaces", "fake"): 700,
+                     ("taiwanese_studio", "real"): 300}
 
 
 def test_splits_do_not_share_files(shared_data):

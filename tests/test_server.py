@@ -12,13 +12,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facecheck.contract import VERDICTS
 from facecheck.images import load_image
 from server.app import EXTENSION_ORIGIN, Config, create_app, load_predictor
 from server.openapi import build_spec
-from tests.conftest import FIXTURES, fixture_faces, make_bad_inputs
+from tests.conftest import (
+    FIXTURES,
+    band_around,
+    band_verdict,
+    banded_model_dir,
+    fixture_faces,
+    make_bad_inputs,
+)
 
 EXTENSION = "chrome-extension://" + "abcdefghijklmnopabcdefghijklmnop"
-JUDGED = ("fake", "real")
+JUDGED = ("fake", "unsure", "real")
 
 
 @pytest.fixture(scope="session")
@@ -52,17 +60,18 @@ def face_bytes(n: int = 2) -> list[tuple[str, bytes]]:
     return [(f.name, f.read_bytes()) for f in faces[:n]]
 
 
-def check_result(r: dict, threshold: float) -> None:
-    """What every judged result must satisfy, whatever the model's crop rule."""
+def check_result(r: dict, contract) -> None:
+    """What every judged result must satisfy, whatever the model's crop rule and band."""
     assert r["verdict"] in JUDGED, r
     assert "error" not in r
     judged = [f["p_fake"] for f in r["faces"] if f["p_fake"] is not None]
     assert judged and r["p_fake"] == pytest.approx(max(judged))
-    assert r["verdict"] == ("fake" if r["p_fake"] >= threshold else "real")
+    assert r["verdict"] == band_verdict(r["p_fake"], contract.threshold, contract.unsure_from)
     for f in r["faces"]:
         assert len(f["box"]) == 4 and f["verdict"] in (*JUDGED, "too-small")
         if f["p_fake"] is not None:
             assert 0.0 <= f["p_fake"] <= 1.0 and len(f["crop"]) == 4
+            assert f["verdict"] == band_verdict(f["p_fake"], contract.threshold, contract.unsure_from)
 
 
 # -- the three GET endpoints ------------------------------------------------------------------------
@@ -92,13 +101,53 @@ def test_predict_multipart_in_request_order_matches_the_predictor(client, predic
     direct = predictor.predict_many([load_image(b) for _, b in files])
     threshold = predictor.contract.threshold
     for res, want in zip(body["results"], direct, strict=True):
-        check_result(res, threshold)
+        check_result(res, predictor.contract)
         assert (res["width"], res["height"]) == (300, 300)
         assert res["p_fake"] == pytest.approx(want["p_fake"], abs=1e-5)
         boxes = [v for f in res["faces"] for v in f["box"]]
         assert boxes == pytest.approx([float(v) for f in want["faces"] for v in f["box"]])
     assert body["model"]["model_version"] == predictor.contract.model_version
     assert body["model"]["threshold"] == threshold
+    assert body["model"]["unsure_from"] == predictor.contract.unsure_from
+
+
+def test_an_answer_in_the_models_unsure_band_says_unsure(predictor, tmp_path):
+    """A model folder whose contract.json has a band holding a picture's p_fake: the server loads
+    it like any model, and its answer for that picture (and for its face) is "unsure"."""
+    import schemathesis
+
+    from facecheck.predictor import default_model_dir
+
+    name, data = face_bytes(1)[0]
+    p = predictor.predict(load_image(data))["p_fake"]
+    contract = band_around(predictor.contract, p)
+    model_dir = banded_model_dir(default_model_dir(), tmp_path / "banded", contract)
+    client = create_app(Config.from_env(environ={}, model_dir=str(model_dir))).test_client()
+    noface = (FIXTURES / "noface" / "brick.jpg").read_bytes()
+    r = post_files(client, [(name, data), ("noface.jpg", noface), ("notes.jpg", b"text")])
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    res, empty, bad = body["results"]
+    assert res["verdict"] == "unsure" and [f["verdict"] for f in res["faces"]] == ["unsure"], res
+    assert res["p_fake"] == pytest.approx(p, abs=1e-5)
+    assert empty["verdict"] == ("no-face" if contract.crop_rule == "face-box" else "real")
+    assert bad["verdict"] == "error"
+    assert body["model"]["unsure_from"] == contract.unsure_from
+    assert body["model"]["threshold"] == contract.threshold
+    info = client.get("/api/v1/model").get_json()
+    assert info["contract"]["unsure_from"] == contract.unsure_from
+    schema = schemathesis.openapi.from_dict(client.get("/api/v1/openapi.json").get_json())
+    schema["/api/v1/predict"]["POST"].validate_response(r)
+    # The same picture from the shipped model: its own band (if any) decides, not this one.
+    shipped = post_files(make_app(predictor).test_client(), [(name, data)]).get_json()["results"][0]
+    check_result(shipped, predictor.contract)
+
+
+def test_openapi_names_every_verdict(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["Result"]["properties"]["verdict"]["enum"] == list(VERDICTS)
+    assert schemas["Face"]["properties"]["verdict"]["enum"] == ["fake", "unsure", "real", "too-small"]
+    assert "unsure_from" in schemas["ModelBrief"]["required"]
 
 
 def test_predict_raw_body_like_the_extension(client):
@@ -203,7 +252,6 @@ CORPUS_KINDS = ["truncated.jpg", "empty.jpg", "notes.jpg", "alpha.png", "sixteen
 def test_bad_input_corpus_each_with_its_answer(name, bad_corpus, corpus_answers, predictor):
     folder, expected = bad_corpus
     res = corpus_answers[name]
-    threshold = predictor.contract.threshold
     detector = predictor.contract.crop_rule == "face-box"
     if expected[name] is not None:
         assert res["verdict"] == "error" and expected[name] in res["error"], res
@@ -212,7 +260,7 @@ def test_bad_input_corpus_each_with_its_answer(name, bad_corpus, corpus_answers,
     if name == "noface.jpg" and detector:
         assert res["verdict"] == "no-face" and res["faces"] == [] and res["p_fake"] is None
         return
-    check_result(res, threshold)
+    check_result(res, predictor.contract)
     if name == "portrait_exif.jpg":
         assert (res["width"], res["height"]) == (200, 300)  # upright, as the EXIF tag says
     elif name == "group.jpg":

@@ -9,10 +9,16 @@ import re
 import pytest
 import requests
 
+from facecheck.images import load_image
+from facecheck.predictor import Predictor
 from server.app import Config, create_app, load_predictor
 from server.serve import BackgroundServer
 from tests.browser import launch_chromium
-from tests.conftest import FIXTURES, fixture_faces
+from tests.conftest import FIXTURES, band_around, fixture_faces
+
+# How the page words a judged verdict (server/static/app.js WORDS).
+UNSURE_WORDS = "unsure: not clearly real or generated"
+JUDGED_WORDS = f"(likely generated|likely real|{UNSURE_WORDS})"
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +66,14 @@ def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
             fake, real, text, brick = (results.nth(i) for i in range(4))
             for item, name in ((fake, files[0].name), (real, files[1].name)):
                 expect(item.locator("h3")).to_have_text(name)
-                verdict = re.compile(r"^likely (generated|real) \(p_fake 0\.\d{3}\)$")
+                verdict = re.compile(rf"^{JUDGED_WORDS} \(p_fake 0\.\d{{3}}\)$")
                 expect(item.locator(".verdict")).to_have_text(verdict)
                 box = item.locator(".box")
                 expect(box).to_have_count(1)
-                expect(box.locator(".box-label")).to_have_text(re.compile(r"^Face 1: (fake|real) \d+%$"))
+                label = re.compile(r"^Face 1: (fake|unsure|real) \d+%$")
+                expect(box.locator(".box-label")).to_have_text(label)
                 expect(item.locator(".faces li")).to_have_text(
-                    re.compile(r"^Face 1: likely (generated|real), p_fake 0\.\d{3}$"))
+                    re.compile(rf"^Face 1: {JUDGED_WORDS}, p_fake 0\.\d{{3}}$"))
                 # The box is drawn over the picture, inside it, and the picture really loaded.
                 img = item.locator("img").bounding_box()
                 b = box.bounding_box()
@@ -81,7 +88,7 @@ def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
                 expect(item.locator(".verdict")).to_contain_text(f"p_fake {want['p_fake']:.3f}")
             expect(text.locator(".verdict")).to_have_text(re.compile(r"Could not be read: not an image"))
             expect(text.locator(".box")).to_have_count(0)
-            expect(brick.locator(".verdict")).to_have_text(re.compile(r"^(no face found|likely )"))
+            expect(brick.locator(".verdict")).to_have_text(re.compile(rf"^(no face found|{JUDGED_WORDS})"))
 
             # Dropping a file on the drop zone does the same (a DataTransfer made in the page).
             dropped = base64.b64encode(files[0].read_bytes()).decode()
@@ -94,7 +101,7 @@ def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
             }""", dropped)
             expect(results).to_have_count(5, timeout=60_000)
             expect(results.nth(4).locator("h3")).to_have_text("dropped.jpg")
-            label = re.compile(r"^Face 1: (fake|real) \d+%$")
+            label = re.compile(r"^Face 1: (fake|unsure|real) \d+%$")
             expect(results.nth(4).locator(".box-label")).to_have_text(label)
             assert not errors, errors
         finally:
@@ -121,5 +128,41 @@ def test_drop_page_asks_for_the_token_when_the_server_has_one():
             expect(page.locator("#model-info")).to_contain_text("threshold")
             page.get_by_label("Choose images").set_input_files(str(fixture_faces("real")[0]))
             expect(page.locator("#results .box")).to_have_count(1, timeout=60_000)
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_drop_page_shows_unsure_as_its_own_state():
+    """A model whose calibrated band holds a real fixture face's p_fake: the page says "unsure" in
+    words, class, box style and label, names the band, and counts it apart in the status line."""
+    from playwright.sync_api import expect, sync_playwright
+
+    predictor = load_predictor()
+    face = fixture_faces("real")[0]
+    contract = band_around(predictor.contract, predictor.predict(load_image(face))["p_fake"])
+    banded = Predictor(predictor.model, contract, detector=predictor.detector)
+    with BackgroundServer(lambda c: create_app(c, predictor=banded), Config.from_env(environ={})) as srv, \
+            sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page()
+            page.goto(srv.url + "/")
+            expect(page.locator("#model-info")).to_contain_text(
+                f'"unsure" from {contract.unsure_from:.3f} up to it')
+            page.get_by_label("Choose images").set_input_files(str(face))
+            item = page.locator("#results > li.result")
+            expect(item).to_have_count(1, timeout=60_000)
+            expect(item).to_have_class(re.compile(r"\bverdict-unsure\b"))
+            expect(item.locator(".verdict")).to_have_text(
+                re.compile(rf"^{UNSURE_WORDS} \(p_fake 0\.\d{{3}}\)$"))
+            box = item.locator(".box")
+            expect(box).to_have_class(re.compile(r"\bunsure\b"))
+            expect(box.locator(".box-label")).to_have_text(re.compile(r"^Face 1: unsure \d+%$"))
+            expect(item.locator(".faces li")).to_have_text(re.compile(rf"^Face 1: {UNSURE_WORDS}, p_fake"))
+            # Its own look too, not the neutral one of no-face / too-small / error.
+            assert box.evaluate("b => getComputedStyle(b).borderTopStyle") == "double"
+            expect(page.locator("#status")).to_contain_text("0 result(s) on this page look generated, "
+                                                            "1 unsure")
         finally:
             browser.close()

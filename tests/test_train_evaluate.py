@@ -158,3 +158,69 @@ def test_degradations_change_pixels_but_not_size():
         out = degrade(img, cond)
         assert out.shape == img.shape and out.dtype == np.uint8
         assert np.array_equal(out, img) == (cond == "clean"), cond
+
+
+def test_operating_point_keeps_every_real_source_under_the_accusation_cap():
+    from facecheck import metrics as M
+
+    rng = np.random.default_rng(0)
+    # Two real sources, one of which looks far more "generated" than the other, and one fake source.
+    p = np.r_[rng.uniform(0.0, 0.4, 200), rng.uniform(0.1, 0.8, 200), rng.uniform(0.5, 1.0, 200)]
+    y = np.r_[np.zeros(400), np.ones(200)]
+    src = np.array(["calm"] * 200 + ["studio"] * 200 + ["gan"] * 200)
+    t, u, accused = M.choose_operating_point(y, p, src, max_false_accusation=0.05, max_unsure=0.10)
+    assert max(accused.values()) <= 0.05 and accused["studio"] == (p[200:400] >= t).mean()
+    assert (p[200:400] >= t - 0.01).mean() > 0.05, "the lowest threshold that meets the cap"
+    assert u < t
+    for s in ("calm", "studio", "gan"):
+        band = (p[src == s] >= u) & (p[src == s] < t)
+        assert band.mean() <= 0.10
+
+
+def test_train_resumes_after_an_interruption(tmp_path):
+    """A run stopped after its second epoch and resumed ends like an uninterrupted run: the same
+    number of epochs in one history, the same data (element k is always the same image and draw)."""
+    from training.train import Checkpoint
+    from training.train import main as train_main
+
+    args = ["--data", str(FACES), "--epochs", "3", "--patch-epochs", "1", "--steps-per-epoch", "2",
+            "--batch-size", "8", "--no-cache", "--quiet"]
+    run = tmp_path / "run"
+    original = Checkpoint.on_epoch_end
+
+    def stop_after_second(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+    Checkpoint.on_epoch_end = stop_after_second
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_main(args + ["--out", str(run)])
+    finally:
+        Checkpoint.on_epoch_end = original
+    assert json.loads((run / "checkpoint" / "last.json").read_text())["epochs_done"] == 2
+    assert not (run / "model.keras").exists()
+    train_main(["--resume", str(run)])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3 and len(metrics["history"]["loss"]) == 3
+    assert (run / "model.keras").exists() and not (run / "checkpoint").exists()
+    whole = tmp_path / "whole"
+    train_main(args + ["--out", str(whole)])
+    straight = json.loads((whole / "metrics.json").read_text())
+    # The same batches and optimizer state after the interruption: the same losses and scores
+    # (to float noise: CPU kernels are not bit-reproducible).
+    for key in ("loss", "val_auc", "val_loss"):
+        assert np.allclose(metrics["history"][key], straight["history"][key], rtol=2e-3, atol=2e-3), (
+            key, metrics["history"][key], straight["history"][key])
+
+
+def test_sample_order_is_a_fixed_function_of_the_seed():
+    from training.data import Sample
+    from training.train import sample_order
+
+    samples = [Sample(str(i), i % 2, "a" if i < 6 else "b") for i in range(10)]
+    shares = {("a", 0): 0.25, ("b", 0): 0.25, ("a", 1): 0.25, ("b", 1): 0.25}
+    a, b = sample_order(samples, shares, 400, 3), sample_order(samples, shares, 400, 3)
+    assert np.array_equal(a, b) and not np.array_equal(a, sample_order(samples, shares, 400, 4))
+    labels = np.array([s.label for s in samples])[a]
+    assert 0.4 < labels.mean() < 0.6

@@ -133,16 +133,44 @@ def _border_jitter(img, d: _Draws, contract: Contract):
     return tf.pad(small, pads) * mask + fill * (1.0 - mask)
 
 
-def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: float = 0.0):
-    """Return fn(uint8 square image, int64 seed pair) -> float32 model input in [0, 255].
+def _quality_drop(img, d: _Draws, contract: Contract):
+    """What a picture loses on its way through phones, ID scanners and the web: a lower
+    resolution (down, then back up), JPEG re-compression at a low quality, and sensor noise,
+    each drawn on its own.
 
-    border_jitter: share of crops given a foreign border (_border_jitter); off by default."""
+    Applied to more fakes than reals (make_augment's quality_match): every generated face in the
+    pool is a clean render downscaled from 1024 px, while most of its added real sources are small
+    ID, news and phone pictures, so without it "clean and sharp" would mean "generated" and
+    professional headshots would be accused (issue #15)."""
+    out = tf.shape(img)[0]
+    small = tf.cast(tf.round(tf.cast(out, tf.float32) * d.uniform(0.4, 0.85)), tf.int32)
+    img = tf.cond(d.chance(0.7),
+                  lambda: tf.image.resize(resize(img, small, contract), (out, out), "bilinear"),
+                  lambda: img)
+    noise = tf.random.stateless_normal(tf.shape(img), d.seeds[d.i], stddev=d.uniform(1.0, 4.0))
+    d.i += 1
+    img = tf.cond(d.chance(0.3), lambda: img + noise, lambda: img)
+    quality = tf.cast(d.uniform(30.0, 85.0), tf.int32)
+    return tf.cond(
+        d.chance(0.7),
+        lambda: tf.cast(tf.image.adjust_jpeg_quality(
+            tf.cast(tf.round(tf.clip_by_value(img, 0, 255)), tf.uint8), quality), tf.float32),
+        lambda: tf.clip_by_value(img, 0.0, 255.0))
+
+
+def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: float = 0.0,
+                 quality_match: tuple[float, float] = (0.0, 0.0)):
+    """Return fn(uint8 square image, int64 seed pair, label) -> float32 model input in [0, 255].
+
+    border_jitter: share of crops given a foreign border (_border_jitter); off by default.
+    quality_match: (share of reals, share of fakes) given a _quality_drop at the end; off by
+    default. More fakes than reals, so that both classes' picture quality spreads alike."""
     if policy not in POLICIES:
         raise ValueError(f"unknown augmentation policy {policy!r}")
     out = contract.input_size
     full = policy == "facecheck"
 
-    def augment(image, seed):
+    def augment(image, seed, label=None):
         d = _Draws(seed)
         img = tf.cast(image, tf.float32)
         n = tf.shape(img)[0]
@@ -204,6 +232,9 @@ def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: f
                 lambda: tf.cast(tf.image.adjust_jpeg_quality(
                     tf.cast(tf.round(tf.clip_by_value(img, 0, 255)), tf.uint8), quality), tf.float32),
                 lambda: img)
+        if label is not None and max(quality_match) > 0:
+            share = tf.where(tf.cast(label, tf.float32) > 0.5, quality_match[1], quality_match[0])
+            img = tf.cond(d.uniform() < share, lambda: _quality_drop(img, d, contract), lambda: img)
         return tf.ensure_shape(tf.clip_by_value(img, 0.0, 255.0), (out, out, 3))
 
     return augment

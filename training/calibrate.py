@@ -20,17 +20,33 @@ from facecheck import metrics as M
 from facecheck.contract import Contract
 
 
-def calibrate(predictor, val_inputs: np.ndarray, y: np.ndarray) -> dict:
-    """Set predictor.contract's temperature and threshold from validation inputs; return a report."""
+def calibrate(predictor, val_inputs: np.ndarray, y: np.ndarray, sources, max_false_accusation: float = 0.05,
+              max_unsure: float = 0.10) -> tuple[dict, np.ndarray]:
+    """Set predictor.contract's temperature, threshold and unsure band from validation inputs
+    (metrics.choose_operating_point: no real source above `max_false_accusation` called
+    generated); return a report and the calibrated probabilities."""
     contract: Contract = predictor.contract
     z = predictor.logits(val_inputs)
     ece_raw = M.expected_calibration_error(y, M.sigmoid(z))
     contract.temperature = M.fit_temperature(y, z)
     p = contract.probability(z)
-    contract.threshold = M.choose_threshold(y, p)
+    contract.threshold, contract.unsure_from, accused = M.choose_operating_point(
+        y, p, sources, max_false_accusation, max_unsure)
+    sources = np.asarray(sources)
+    per_source = {}
+    for src in sorted(set(sources)):
+        m = sources == src
+        verdicts = [contract.verdict(v) for v in p[m]]
+        per_source[src] = {**M.binary_report(y[m], p[m], contract.threshold),
+                           "unsure_share": verdicts.count("unsure") / len(verdicts)}
     return {
         "temperature": contract.temperature,
         "threshold": contract.threshold,
+        "unsure_from": contract.unsure_from,
+        "max_false_accusation": max_false_accusation,
+        "max_unsure": max_unsure,
+        "val_real_called_generated": accused,
+        "val_per_source": per_source,
         "test_time_flip": contract.test_time_flip,
         "val_ece_before": ece_raw,
         "val_ece_after": M.expected_calibration_error(y, p),
@@ -47,13 +63,15 @@ def main(argv=None):
     ap.add_argument("--split", default="val")
     ap.add_argument("--cache-size", type=int, default=160)
     ap.add_argument("--model-version", help="also set the contract's model_version")
+    ap.add_argument("--max-false-accusation", type=float, default=0.05)
+    ap.add_argument("--max-unsure", type=float, default=0.10)
     ap.add_argument("--reset-detector", action="store_true",
                     help="set the contract's face-detector settings to the current defaults "
                          "(facecheck/detector.py DEFAULTS) before calibrating")
     args = ap.parse_args(argv)
     from facecheck.predictor import Predictor
+    from facecheck.preprocess import eval_inputs
     from training.data import decode, face_crops, list_samples
-    from training.train import eval_inputs
 
     predictor = Predictor.load(args.model)
     if args.reset_detector:
@@ -64,12 +82,13 @@ def main(argv=None):
     images, samples, _ = decode(list_samples(args.data, args.split), args.cache_size)
     images, _ = face_crops(images, samples, predictor.contract, args.cache_size)
     report, _ = calibrate(predictor, eval_inputs(images, predictor.contract),
-                          np.array([s.label for s in samples]))
+                          np.array([s.label for s in samples]), [s.source for s in samples],
+                          args.max_false_accusation, args.max_unsure)
     if args.model_version:
         predictor.contract.model_version = args.model_version
     predictor.contract.save(args.model)
     (Path(args.model) / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "val"}, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("val", "val_per_source")}, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,17 @@
 
     python -m training.train --data ../shared/data/faces/manifest.csv --out runs/facecheck
     python -m training.train --arch reference --data ../shared/data/faces/manifest.csv --out runs/reference
+    python -m training.train --resume runs/facecheck        # continue an interrupted run
     (the same as `facecheck train ...`)
 
-The run folder gets: config.json (every resolved option), model.keras (best epoch by validation
-AUC, no optimizer state), contract.json (input size, resize, temperature, threshold),
-metrics.json, history.csv and curves.png. Temperature and threshold are fitted on the validation
-split after training; the test split is never looked at here.
+The run folder gets: config.json (every resolved option), model.keras (best epoch by the
+selection score, no optimizer state), contract.json (input size, resize, temperature, threshold,
+unsure band), metrics.json, history.csv and curves.png; while it runs, checkpoint/ holds what
+`--resume` needs. Temperature, threshold and unsure band are fitted on the validation split after
+training (training/calibrate.py); the test split is never looked at here.
+
+main() is a short sequence of steps: load the splits, build the datasets, build the model and
+optimizer, fit, calibrate, write the run.
 """
 
 from __future__ import annotations
@@ -25,27 +30,37 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from facecheck import metrics as M
 from facecheck.contract import MODEL_FILE, Contract
 from facecheck.predictor import Predictor
+from facecheck.preprocess import eval_inputs
 from facecheck.system import cpu_name
+from training.augment import make_augment
 from training.calibrate import calibrate
+from training.data import decode, describe, face_crops, list_samples
+from training.model import build_model, output_kind
 
 # Multipliers on each (source, label) group's sampling share, which starts proportional to the
 # square root of the group's size. omi (StyleGAN2, the generator family users meet most) is
 # sampled more; the two shortcut-carrying sources (UTKFace's tight crops, the CFD inversions'
 # white backdrops) less.
 DEFAULT_SOURCE_WEIGHTS = "omi=2.5,utkface=0.7,omi_cfd_inversions=0.6"
+CHECKPOINT_DIR = "checkpoint"
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="facecheck train", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True,
+    ap.add_argument("--data",
                     help="manifest CSV (uses its split column), Kaggle 140k root, or real/fake folder")
     ap.add_argument("--val-data", help="validation data if not the --data manifest's val split")
-    ap.add_argument("--out", required=True, help="run folder to create")
+    ap.add_argument("--out", help="run folder to create")
+    ap.add_argument("--resume", metavar="RUN",
+                    help="continue the interrupted run in this folder from its last finished epoch, "
+                         "with the options it was started with (every other option is ignored)")
     ap.add_argument("--arch", default="facecheck", choices=("facecheck", "reference"))
     ap.add_argument("--policy", help="augmentation policy (default: the architecture's own recipe)")
     ap.add_argument("--epochs", type=int, default=115, help="maximum epochs")
@@ -65,6 +80,27 @@ def parse_args(argv=None):
                     help="momentum of the weight moving average that is validated and kept (0 = off)")
     ap.add_argument("--source-weights", default=DEFAULT_SOURCE_WEIGHTS,
                     help="comma list source=multiplier on sampling shares ('' for none)")
+    ap.add_argument("--exclude-sources", default="",
+                    help="comma list of sources left out of training AND validation")
+    ap.add_argument("--holdout-sources", default="",
+                    help="comma list of sources left out of training but kept in validation, where "
+                         "they count for the selection score and the threshold: unseen sources "
+                         "stand for the photos users will bring")
+    ap.add_argument("--init-from", metavar="MODEL_DIR",
+                    help="start from this model's weights (same architecture) instead of random ones")
+    ap.add_argument("--select", default="auc", choices=("auc", "worst-real-auc"),
+                    help="which validation score picks the kept epoch and drives early stopping: "
+                         "overall ROC AUC, or the lowest AUC of any one real source against all "
+                         "fakes (a run that accuses one kind of real photo scores low)")
+    ap.add_argument("--quality-match", default="0,0", metavar="REAL,FAKE",
+                    help="shares of real and of generated training crops given an extra quality "
+                         "drop (downscale, noise, JPEG; training.augment._quality_drop), e.g. "
+                         "0.15,0.45: more fakes than reals, so that picture quality carries no label")
+    ap.add_argument("--max-false-accusation", type=float, default=0.05,
+                    help="the threshold is the lowest at which no real source in validation has "
+                         "more than this share of its pictures called generated")
+    ap.add_argument("--max-unsure", type=float, default=0.10,
+                    help="the unsure band holds at most this share of any validation source")
     ap.add_argument("--cache-size", type=int, default=160,
                     help="side of the decoded square kept in memory before random crops")
     ap.add_argument("--crop-rule", default="face-box", choices=("face-box", "centre-square"),
@@ -82,9 +118,30 @@ def parse_args(argv=None):
     ap.add_argument("--no-cache", action="store_true", help="do not read/write the decode cache")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    if args.resume:
+        saved = json.loads((Path(args.resume) / "config.json").read_text())
+        known = vars(args)
+        args = argparse.Namespace(**{k: saved.get(k, v) for k, v in known.items()})
+        args.resume, args.out = str(Path(saved["out"])), saved["out"]
+        if Path(args.out).resolve() != Path(known["resume"]).resolve():
+            args.out = args.resume = known["resume"]
+    elif not (args.data and args.out):
+        ap.error("--data and --out are required (or --resume RUN)")
     if args.policy is None:
         args.policy = "reference" if args.arch == "reference" else "facecheck"
     return args
+
+
+def _names(text: str) -> set[str]:
+    return {x.strip() for x in text.split(",") if x.strip()}
+
+
+def _multipliers(text: str) -> dict[str, float]:
+    out = {}
+    for item in filter(None, text.split(",")):
+        k, v = item.split("=")
+        out[k.strip()] = float(v)
+    return out
 
 
 def sampling_shares(samples, multipliers: dict[str, float]) -> dict[tuple[str, int], float]:
@@ -99,49 +156,52 @@ def sampling_shares(samples, multipliers: dict[str, float]) -> dict[tuple[str, i
     return shares
 
 
-def build_train_dataset(images, samples, shares, augment, batch_size, seed, patch_batches=0,
-                        patch_size=64):
-    """Augmented, class-balanced batches, endless. With patch_batches, the first that many batches
-    hold random patch_size squares cut from the augmented crops (the model is fully convolutional
-    with a global-pooling head, so it trains on any size), then whole crops for good."""
-    import tensorflow as tf
-
+def sample_order(samples, shares, total: int, seed: int) -> np.ndarray:
+    """Which training image each of the run's `total` elements is, fixed by the seed: a group
+    drawn by its share, then that group's images in a fresh shuffle per pass. Element k is always
+    the same image with the same augmentation draw, so a resumed run sees what it would have."""
+    rng = np.random.default_rng(seed)
     groups = sorted(shares)
-    datasets, weights = [], []
-    labels = np.array([s.label for s in samples], np.float32)
-    for i, g in enumerate(groups):
-        idx = np.array([k for k, s in enumerate(samples) if (s.source, s.label) == g])
-        ds = tf.data.Dataset.from_tensor_slices((images[idx], labels[idx]))
-        ds = ds.shuffle(len(idx), seed=seed + i, reshuffle_each_iteration=True).repeat()
-        datasets.append(ds)
-        weights.append(shares[g])
-    mixed = tf.data.Dataset.sample_from_datasets(datasets, weights=weights, seed=seed)
+    members = {g: np.array([k for k, s in enumerate(samples) if (s.source, s.label) == g]) for g in groups}
+    weights = np.array([shares[g] for g in groups])
+    pick = rng.choice(len(groups), size=total, p=weights / weights.sum())
+    order = np.empty(total, np.int64)
+    for gi, g in enumerate(groups):
+        where = np.flatnonzero(pick == gi)
+        passes = -(-len(where) // len(members[g]))
+        order[where] = np.concatenate([rng.permutation(members[g]) for _ in range(passes)])[: len(where)]
+    return order
 
-    def augmented(offset, patch=0):
-        def one(i, xy):
-            key = tf.stack([tf.constant(seed, tf.int64), i + offset])
-            x = augment(xy[0], key)
+
+def build_train_dataset(images, samples, shares, augment, batch_size, seed, patch_batches=0,
+                        patch_size=64, total_batches=None, start_batch=0):
+    """Augmented, class-balanced batches. With patch_batches, the first that many batches hold
+    random patch_size squares cut from the augmented crops (the model is fully convolutional with
+    a global-pooling head, so it trains on any size), then whole crops. start_batch skips the
+    batches a resumed run has already trained on (without computing them)."""
+    total_batches = total_batches or (patch_batches + 10_000)
+    order = sample_order(samples, shares, total_batches * batch_size, seed)
+    labels = np.array([s.label for s in samples], np.float32)
+    pixels = tf.constant(images)
+
+    def part(first, last, patch):
+        k = np.arange(first * batch_size, last * batch_size)
+
+        def one(k, i, y):
+            key = tf.stack([tf.constant(seed, tf.int64), k])
+            x = augment(tf.gather(pixels, i), key, y)
             if patch:  # a random square of the augmented crop, at its own pixels
                 x = tf.image.stateless_random_crop(x, (patch, patch, 3), key + 7)
-            return x, xy[1][None]
-        return mixed.enumerate().map(one, num_parallel_calls=tf.data.AUTOTUNE)
+            return x, y[None]
+        ds = tf.data.Dataset.from_tensor_slices((k, order[k], labels[order[k]]))
+        return ds.map(one, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=True)
 
-    # Whole crops after any patches, with fresh augmentation draws (their own index range).
-    ds = augmented(patch_batches * batch_size).batch(batch_size, drop_remainder=True)
-    if patch_batches:
-        patches = augmented(0, patch_size).batch(batch_size, drop_remainder=True)
-        ds = patches.take(patch_batches).concatenate(ds)
+    parts = []
+    if start_batch < patch_batches:
+        parts.append(part(start_batch, patch_batches, patch_size))
+    parts.append(part(max(start_batch, patch_batches), total_batches, 0))
+    ds = parts[0] if len(parts) == 1 else parts[0].concatenate(parts[1])
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def eval_inputs(images, contract):
-    """Decoded crops resized with the contract's op: what inference feeds the model."""
-    from facecheck.preprocess import resize
-
-    out = []
-    for start in range(0, len(images), 256):
-        out.append(resize(images[start : start + 256], contract.input_size, contract).numpy())
-    return np.concatenate(out)
 
 
 def per_source(y, p, sources, threshold):
@@ -152,25 +212,18 @@ def per_source(y, p, sources, threshold):
     return res
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    import keras
-    import tensorflow as tf
+def worst_real_auc(y, p, sources) -> float:
+    """The lowest ROC AUC of any one real source against all the fakes."""
+    y, p, sources = np.asarray(y), np.asarray(p), np.asarray(sources)
+    fakes = p[y == 1]
+    scores = [M.roc_auc(np.r_[np.zeros(m.sum()), np.ones(len(fakes))], np.r_[p[m], fakes])
+              for src in sorted(set(sources[y == 0])) if (m := (sources == src) & (y == 0)).any()]
+    return float(min(scores)) if scores and len(fakes) else float("nan")
 
-    from training.augment import make_augment
-    from training.data import decode, describe, face_crops, list_samples
-    from training.model import build_model, output_kind
 
-    keras.utils.set_random_seed(args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    contract = Contract(architecture=args.arch, output=output_kind(args.arch), crop_rule=args.crop_rule,
-                        test_time_flip=args.test_time_flip)
-    multipliers = {}
-    for item in filter(None, args.source_weights.split(",")):
-        k, v = item.split("=")
-        multipliers[k.strip()] = float(v)
-
+def load_splits(args, contract, log):
+    """Decoded face crops and samples of the train and val splits, minus excluded sources (and
+    held-out sources from train only), with what was skipped."""
     train_s = list_samples(args.data, "train")
     val_s = list_samples(args.val_data or args.data, "val")
     if args.limit:
@@ -178,48 +231,33 @@ def main(argv=None):
         train_s = [train_s[i] for i in sorted(rng.permutation(len(train_s))[: args.limit])]
         val_s = [val_s[i] for i in sorted(rng.permutation(len(val_s))[: args.limit])]
     t0 = time.time()
-    train_x, train_s, train_fail = decode(train_s, args.cache_size, cache=not args.no_cache,
-                                          progress=not args.quiet)
-    val_x, val_s, val_fail = decode(val_s, args.cache_size, cache=not args.no_cache,
-                                    progress=not args.quiet)
+    cache, progress = not args.no_cache, not args.quiet
+    train_x, train_s, train_fail = decode(train_s, args.cache_size, cache=cache, progress=progress)
+    val_x, val_s, val_fail = decode(val_s, args.cache_size, cache=cache, progress=progress)
     # Cut every image to its face the way the predictor will (the contract's crop rule).
-    train_x, train_noface = face_crops(train_x, train_s, contract, args.cache_size,
-                                       cache=not args.no_cache, progress=not args.quiet)
-    val_x, val_noface = face_crops(val_x, val_s, contract, args.cache_size,
-                                   cache=not args.no_cache, progress=not args.quiet)
-    decode_s = time.time() - t0
-    shares = sampling_shares(train_s, multipliers)
-    config = {
-        **vars(args),
-        "contract": contract.__dict__,
-        "train_counts": {f"{k[0]}/{k[1]}": v for k, v in sorted(describe(train_s).items())},
-        "val_counts": {f"{k[0]}/{k[1]}": v for k, v in sorted(describe(val_s).items())},
-        "sampling_shares": {f"{k[0]}/{'fake' if k[1] else 'real'}": round(v, 4)
-                            for k, v in sorted(shares.items())},
-        "skipped_undecodable": {"train": len(train_fail), "val": len(val_fail)},
-        "no_face_found_kept_whole": {"train": train_noface, "val": val_noface},
-        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    (out / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
-    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    train_x, train_noface = face_crops(train_x, train_s, contract, args.cache_size, cache=cache,
+                                       progress=progress)
+    val_x, val_noface = face_crops(val_x, val_s, contract, args.cache_size, cache=cache, progress=progress)
+    # Filtered after decoding, so the decode cache is shared by every choice of sources.
+    excluded, held_out = _names(args.exclude_sources), _names(args.holdout_sources)
+    keep = np.array([s.source not in excluded | held_out for s in train_s], bool)
+    train_x, train_s = train_x[keep], [s for s, k in zip(train_s, keep, strict=True) if k]
+    keep = np.array([s.source not in excluded for s in val_s], bool)
+    val_x, val_s = val_x[keep], [s for s, k in zip(val_s, keep, strict=True) if k]
+    info = {"skipped_undecodable": {"train": len(train_fail), "val": len(val_fail)},
+            "no_face_found_kept_whole": {"train": train_noface, "val": val_noface},
+            "decode_seconds": round(time.time() - t0, 1)}
     log(f"train {len(train_s)} images, val {len(val_s)}; skipped {len(train_fail) + len(val_fail)}"
-        f" undecodable; decode {decode_s:.0f}s")
-    log("sampling shares: " + ", ".join(f"{k}={v}" for k, v in config["sampling_shares"].items()))
+        f" undecodable; decode {info['decode_seconds']:.0f}s")
+    return train_x, train_s, val_x, val_s, info
 
-    augment = make_augment(contract, args.policy, args.border_jitter)
-    patch_epochs = min(args.patch_epochs, args.epochs - 1) if args.arch == "facecheck" else 0
-    train_ds = build_train_dataset(train_x, train_s, shares, augment, args.batch_size, args.seed,
-                                   patch_epochs * args.steps_per_epoch, args.patch_size)
-    val_in = eval_inputs(val_x, contract)
-    val_y = np.array([s.label for s in val_s])
-    val_src = [s.source for s in val_s]
-    # During patch epochs validation only watches progress (early stopping and the best
-    # checkpoint wait for whole crops), so a fixed quarter of the split will do: the full split
-    # every epoch cost about 3 s of a 20 s patch epoch on 2 cores.
-    val_quarter = np.sort(np.random.default_rng(args.seed).permutation(len(val_s))[: max(1, len(val_s) // 4)])
 
+def build_model_and_optimizer(args, contract, patch_epochs):
     # Patch epochs need a model that takes any input size; the saved one takes the contract's.
     model = build_model(args.arch, None if patch_epochs else contract.input_size)
+    if args.init_from:
+        start = keras.models.load_model(Path(args.init_from) / MODEL_FILE, compile=False)
+        model.set_weights(start.get_weights())
     total_steps = args.epochs * args.steps_per_epoch
     warmup = int(args.warmup_epochs * args.steps_per_epoch)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -229,104 +267,244 @@ def main(argv=None):
         # The reference recipe: Adam, categorical cross-entropy on a two-way softmax.
         optimizer = keras.optimizers.Adam(1e-3)
         loss = keras.losses.SparseCategoricalCrossentropy()
-        train_ds = train_ds.map(lambda x, y: (x, tf.cast(y[:, 0], tf.int32)))
     else:
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay,
                                            use_ema=args.ema > 0, ema_momentum=args.ema or 0.99)
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
     model.compile(optimizer=optimizer, loss=loss)
+    return model
 
-    class ValidationScores(keras.callbacks.Callback):
-        """Validation AUC / balanced accuracy / per-source accuracy after every epoch."""
 
-        def __init__(self):
-            super().__init__()
-            self.t = time.time()
-            self.predictor = None
+class ValidationScores(keras.callbacks.Callback):
+    """Validation AUC, balanced accuracy, the worst real source's AUC and per-source accuracy
+    after every epoch, into the logs. Patch epochs only watch progress, so they score a fixed
+    quarter of the split (the full split cost about 3 s of a 20 s patch epoch on 2 cores)."""
 
-        def on_epoch_end(self, epoch, logs=None):
-            if self.predictor is None:  # one traced function for the whole run; no flip, for speed
-                self.predictor = Predictor(self.model, replace(contract, test_time_flip=False))
-            part = val_quarter if epoch < patch_epochs else slice(None)  # a view, not a copy
-            z = self.predictor.logits(val_in[part])
-            p = M.sigmoid(z)
-            y = val_y[part]
-            rep = M.binary_report(y, p, 0.5)
-            logs["val_auc"] = rep["auc"]
-            logs["val_balanced_accuracy"] = rep["balanced_accuracy"]
-            logs["val_loss"] = M.nll(y, z, 1.0)
-            logs["seconds"] = time.time() - self.t
-            src = per_source(y, p, np.asarray(val_src)[part], 0.5)
-            log(f"epoch {epoch + 1}{' (val quarter)' if epoch < patch_epochs else ''}: "
-                f"loss {logs['loss']:.4f} val_auc {rep['auc']:.4f} "
-                f"val_bacc {rep['balanced_accuracy']:.4f} | "
-                + " ".join(f"{k}:{v['accuracy']:.2f}" for k, v in src.items())
-                + f" | {logs['seconds']:.0f}s")
+    def __init__(self, contract, val_in, val_y, val_src, patch_epochs, seed, log):
+        super().__init__()
+        self.contract, self.val_in, self.val_y = contract, val_in, val_y
+        self.val_src = np.asarray(val_src)
+        self.patch_epochs, self.log = patch_epochs, log
+        n = len(val_y)
+        self.quarter = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, n // 4)])
+        self.t = time.time()
+        self.predictor = None
 
-    best_weights = out / "best.weights.h5"
+    def on_epoch_end(self, epoch, logs=None):
+        if self.predictor is None:  # one traced function for the whole run; no flip, for speed
+            self.predictor = Predictor(self.model, replace(self.contract, test_time_flip=False))
+        patch = epoch < self.patch_epochs
+        part = self.quarter if patch else slice(None)  # a view, not a copy
+        z = self.predictor.logits(self.val_in[part])
+        p, y, src = M.sigmoid(z), self.val_y[part], self.val_src[part]
+        rep = M.binary_report(y, p, 0.5)
+        logs["val_auc"] = rep["auc"]
+        logs["val_balanced_accuracy"] = rep["balanced_accuracy"]
+        logs["val_worst_real_auc"] = worst_real_auc(y, p, src)
+        logs["val_loss"] = M.nll(y, z, 1.0)
+        logs["seconds"] = time.time() - self.t
+        by_source = per_source(y, p, src, 0.5)
+        self.log(f"epoch {epoch + 1}{' (val quarter)' if patch else ''}: loss {logs['loss']:.4f} "
+                 f"val_auc {rep['auc']:.4f} worst_real_auc {logs['val_worst_real_auc']:.4f} "
+                 f"val_bacc {rep['balanced_accuracy']:.4f} | "
+                 + " ".join(f"{k}:{v['accuracy']:.2f}" for k, v in by_source.items())
+                 + f" | {logs['seconds']:.0f}s")
 
-    class BestWholeCropEpoch(keras.callbacks.Callback):
-        """Save the weights of the best epoch by validation AUC, among whole-crop epochs only
-        (patch epochs are validated on a quarter of the split, and the model ships whole crops)."""
 
-        best = -np.inf
+class BestEpoch(keras.callbacks.Callback):
+    """Keep the weights of the best whole-crop epoch by the selection score, and stop after
+    `patience` whole-crop epochs without a better one. Its state lives in a file beside the
+    weights, so a resumed run goes on with the same best epoch and patience."""
 
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch >= patch_epochs and logs["val_auc"] > self.best:
-                self.best = logs["val_auc"]
-                self.model.save_weights(best_weights)
-    callbacks = [
-        # Validate and keep the moving average of the weights: steadier than the raw weights.
-        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if optimizer.use_ema else []),
-        ValidationScores(),
-        BestWholeCropEpoch(),
-        # Not during patch epochs: the validation crops are whole, so those scores lag.
-        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=args.patience,
-                                      start_from_epoch=patch_epochs),
-        keras.callbacks.CSVLogger(out / "history.csv"),
-    ]
+    def __init__(self, monitor, patch_epochs, patience, folder: Path):
+        super().__init__()
+        self.monitor, self.patch_epochs, self.patience = monitor, patch_epochs, patience
+        self.weights, self.state_file = folder / "best.weights.h5", folder / "best.json"
+        self.state = (json.loads(self.state_file.read_text()) if self.state_file.exists()
+                      else {"score": -np.inf, "epoch": 0})
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.patch_epochs:
+            return
+        if logs[self.monitor] > self.state["score"]:
+            self.state = {"score": float(logs[self.monitor]), "epoch": epoch + 1}
+            self.model.save_weights(self.weights)
+            self.state_file.write_text(json.dumps(self.state))
+        elif epoch + 1 - self.state["epoch"] >= self.patience:
+            self.model.stop_training = True
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """After every epoch, once everything else has run, the model with its optimizer state, for
+    `--resume`. With the moving average on, the model holds the averaged weights at that point
+    (and the optimizer the raw ones): a resumed run's SwapEMAWeights is told so."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch, logs=None):
+        tmp = self.folder / "last.tmp.keras"
+        self.model.save(tmp)
+        tmp.replace(self.folder / "last.keras")
+        # Dropout's random state is a variable but not a weight, so .keras files leave it out.
+        seeds = [np.asarray(v).tolist() for v in _seed_states(self.model)]
+        (self.folder / "last.json").write_text(json.dumps({"epochs_done": epoch + 1, "seed_states": seeds}))
+
+
+def _seed_states(model):
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def load_checkpoint(folder: Path):
+    """The model, optimizer and random state of the last finished epoch, and how many there were."""
+    state = json.loads((folder / "last.json").read_text())
+    model = keras.models.load_model(folder / "last.keras")
+    for v, saved in zip(_seed_states(model), state["seed_states"], strict=True):  # in layer order
+        v.assign(np.array(saved, dtype=v.dtype))
+    return model, state["epochs_done"]
+
+
+def fit(model, train_ds, args, callbacks, initial_epoch):
     t0 = time.time()
-    history = model.fit(train_ds, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-                        callbacks=callbacks, verbose=0)
-    train_s_elapsed = time.time() - t0
-    images_seen = len(history.history["loss"]) * args.steps_per_epoch * args.batch_size
+    model.fit(train_ds, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+              initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+    return time.time() - t0
 
-    # Keep the best epoch, in a fresh model without optimizer state (a third of the size).
-    model.load_weights(best_weights)
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
+
+
+def _keep_history_rows(path: Path, rows: int):
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    path.write_text("".join(lines[: rows + 1]))
+
+
+def write_run(out, model_trained, args, contract, val_in, val_y, val_src, extra, log):
+    """Keep the best epoch in a fresh model without optimizer state (a third of the size),
+    calibrate it on validation, and write model, contract, metrics and curves."""
+    ckpt = out / CHECKPOINT_DIR
+    model_trained.load_weights(ckpt / "best.weights.h5")
     clean = build_model(args.arch, contract.input_size)
-    clean.set_weights(model.get_weights())
-
+    clean.set_weights(model_trained.get_weights())
     predictor = Predictor(clean, contract)
-    calibration, p = calibrate(predictor, val_in, val_y)
+    calibration, p = calibrate(predictor, val_in, val_y, val_src,
+                               max_false_accusation=args.max_false_accusation, max_unsure=args.max_unsure)
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     contract.model_version = f"{out.name}-{datetime.now(UTC):%Y%m%d}"
     clean.save(out / MODEL_FILE)
     contract.save(out)
-
-    best_epoch = patch_epochs + int(np.argmax(history.history["val_auc"][patch_epochs:])) + 1
+    history = read_history(out / "history.csv")
+    train_seconds = extra["train_seconds"]
     metrics = {
-        "best_epoch": best_epoch,
-        "epochs_run": len(history.history["loss"]),
-        "train_seconds": round(train_s_elapsed, 1),
-        "train_images_per_second": round(images_seen / train_s_elapsed, 1),
-        "decode_seconds": round(decode_s, 1),
+        "best_epoch": json.loads((ckpt / "best.json").read_text())["epoch"],
+        "selected_by": f"val_{args.select.replace('-', '_')}",
+        "epochs_run": len(history.get("loss", [])),
+        "train_seconds": round(train_seconds, 1),
+        "train_images_per_second": round(extra["images_seen"] / max(train_seconds, 1e-9), 1),
+        "decode_seconds": extra["decode_seconds"],
         "parameters": clean.count_params(),
-        "calibration": {k: v for k, v in calibration.items() if k != "val"},
+        "calibration": {k: v for k, v in calibration.items() if k not in ("val", "val_per_source")},
         "threshold": contract.threshold,
+        "unsure_from": contract.unsure_from,
         "val": M.binary_report(val_y, p, contract.threshold),
-        "val_per_source": per_source(val_y, p, val_src, contract.threshold),
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "val_per_source": calibration["val_per_source"],
+        "history": history,
         "hardware": {"machine": platform.machine(), "processor": cpu_name(),
                      "cpus": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU"))},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
                      "python": platform.python_version()},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    best_weights.unlink()  # only now: everything it fed is saved
-    _plot_curves(metrics["history"], out / "curves.png")
-    log(f"done in {train_s_elapsed / 60:.1f} min; best epoch {best_epoch}; "
+    _plot_curves(history, out / "curves.png")
+    for name in ("last.keras", "last.json", "best.weights.h5", "best.json"):  # only now: all is saved
+        (ckpt / name).unlink(missing_ok=True)
+    ckpt.rmdir()
+    log(f"done in {train_seconds / 60:.1f} min; best epoch {metrics['best_epoch']}; "
         f"val AUC {metrics['val']['auc']:.4f}, balanced acc {metrics['val']['balanced_accuracy']:.4f}"
-        f" at threshold {contract.threshold:.3f}; T={contract.temperature:.3f}; wrote {out}")
+        f" at threshold {contract.threshold:.3f} (unsure from {contract.unsure_from}); "
+        f"T={contract.temperature:.3f}; wrote {out}")
+    return metrics
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    keras.utils.set_random_seed(args.seed)
+    out = Path(args.out)
+    ckpt = out / CHECKPOINT_DIR
+    ckpt.mkdir(parents=True, exist_ok=True)
+    contract = Contract(architecture=args.arch, output=output_kind(args.arch), crop_rule=args.crop_rule,
+                        test_time_flip=args.test_time_flip)
+
+    # 1. The splits.
+    train_x, train_s, val_x, val_s, info = load_splits(args, contract, log)
+    shares = sampling_shares(train_s, _multipliers(args.source_weights))
+    config_file = out / "config.json"
+    if not args.resume:
+        config = {**vars(args), "contract": contract.__dict__,
+                  "train_counts": {f"{k[0]}/{k[1]}": v for k, v in sorted(describe(train_s).items())},
+                  "val_counts": {f"{k[0]}/{k[1]}": v for k, v in sorted(describe(val_s).items())},
+                  "sampling_shares": {f"{k[0]}/{'fake' if k[1] else 'real'}": round(v, 4)
+                                      for k, v in sorted(shares.items())},
+                  **{k: v for k, v in info.items() if k != "decode_seconds"},
+                  "started_utc": datetime.now(UTC).isoformat(timespec="seconds")}
+        config_file.write_text(json.dumps(config, indent=2, default=str) + "\n")
+    log("sampling shares: " + ", ".join(f"{k[0]}/{k[1]}={v:.4f}" for k, v in sorted(shares.items())))
+
+    # 2. The datasets.
+    done = json.loads((ckpt / "last.json").read_text())["epochs_done"] if args.resume else 0
+    quality = tuple(float(v) for v in args.quality_match.split(","))
+    augment = make_augment(contract, args.policy, args.border_jitter, quality)
+    patch_epochs = min(args.patch_epochs, args.epochs - 1) if args.arch == "facecheck" else 0
+    train_ds = build_train_dataset(train_x, train_s, shares, augment, args.batch_size, args.seed,
+                                   patch_epochs * args.steps_per_epoch, args.patch_size,
+                                   total_batches=args.epochs * args.steps_per_epoch,
+                                   start_batch=done * args.steps_per_epoch)
+    if args.arch == "reference":
+        train_ds = train_ds.map(lambda x, y: (x, tf.cast(y[:, 0], tf.int32)))
+    val_in = eval_inputs(val_x, contract)
+    val_y = np.array([s.label for s in val_s])
+    val_src = [s.source for s in val_s]
+
+    # 3. The model and optimizer: fresh, or as the last finished epoch left them.
+    if done:
+        model, done = load_checkpoint(ckpt)
+        log(f"resuming {out} after epoch {done} of {args.epochs}")
+    else:
+        model = build_model_and_optimizer(args, contract, patch_epochs)
+
+    # 4. Fit, validating (and keeping) the moving average of the weights: steadier than the raw ones.
+    monitor = f"val_{args.select.replace('-', '_')}"
+    swap = []
+    if args.ema > 0 and args.arch != "reference":
+        swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+        swap[0]._ema_weights_in_model = bool(done)  # the checkpoint was saved swapped
+    if done:  # rows of epochs after the checkpoint's are redone
+        _keep_history_rows(out / "history.csv", done)
+    callbacks = [
+        *swap,
+        ValidationScores(contract, val_in, val_y, val_src, patch_epochs, args.seed, log),
+        BestEpoch(monitor, patch_epochs, args.patience, ckpt),
+        keras.callbacks.CSVLogger(out / "history.csv", append=bool(done)),
+        Checkpoint(ckpt),
+    ]
+    seconds = fit(model, train_ds, args, callbacks, done)
+    timing = ckpt / "seconds.json"
+    before = json.loads(timing.read_text())["train_seconds"] if timing.exists() else 0.0
+    timing.write_text(json.dumps({"train_seconds": before + seconds}))
+    epochs_run = len(read_history(out / "history.csv").get("loss", []))
+
+    # 5. Calibrate and write the run.
+    extra = {"train_seconds": before + seconds, "decode_seconds": info["decode_seconds"],
+             "images_seen": epochs_run * args.steps_per_epoch * args.batch_size}
+    timing.unlink()
+    write_run(out, model, args, contract, val_in, val_y, val_src, extra, log)
     return out
 
 
@@ -343,6 +521,7 @@ def _plot_curves(history: dict, path: Path):
     a.set_xlabel("epoch")
     a.legend()
     b.plot(epochs, history["val_auc"], label="val ROC AUC")
+    b.plot(epochs, history["val_worst_real_auc"], label="val worst real source AUC")
     b.plot(epochs, history["val_balanced_accuracy"], label="val balanced acc @0.5")
     b.set_xlabel("epoch")
     b.legend()

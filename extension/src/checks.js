@@ -59,9 +59,12 @@
       }
       const ranOn = result ? 'server' : 'browser';
       if (!result) result = await predict(image.imageData);
-      const modelThreshold = result.threshold ?? (await contract()).threshold;
+      // The band of the model that judged it: the server's (remote.js) or this extension's.
+      const model = typeof result.threshold === 'number'
+        ? { threshold: result.threshold, unsureFrom: result.unsureFrom ?? null }
+        : modelBand(await contract());
       const view = root.FaceCheckSettings.describe(result, {
-        settings, modelThreshold, ranOn, width: image.width, height: image.height, note });
+        settings, model, ranOn, width: image.width, height: image.height, note });
       view.thumb = image.thumb;
       return view;
     } catch (e) {
@@ -69,6 +72,11 @@
       if (!imageAtFault) console.error('FaceCheck:', e);
       return root.FaceCheckSettings.describeError(e, e.imageProblem ? 'server' : 'browser', imageAtFault);
     }
+  }
+
+  /* contract.json -> {threshold, unsureFrom}; an old contract without unsure_from has no band. */
+  function modelBand(c) {
+    return { threshold: c.threshold, unsureFrom: typeof c.unsure_from === 'number' ? c.unsure_from : null };
   }
 
   let health = { at: 0, ok: false, url: '' };

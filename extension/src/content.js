@@ -71,6 +71,13 @@
     if (view.reason) lines.push(`Reason: ${view.reason}.`);
     if (typeof view.threshold === 'number') {
       lines.push(`Threshold: ${view.threshold.toFixed(3)} (${view.thresholdFromOptions ? 'from your options' : "the model's"})`);
+      if (typeof view.unsureFrom === 'number') {
+        const whose = view.bandFromOptions ? 'your band'
+          : view.thresholdFromOptions ? "the model's band width, below your threshold" : "the model's band";
+        lines.push(`Unsure from ${view.unsureFrom.toFixed(3)} up to the threshold (${whose})`);
+      } else {
+        lines.push('No unsure band');
+      }
     }
     if (view.modelVersion) lines.push(`Model: ${view.modelVersion}`);
     if (view.ranOn) lines.push(view.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');

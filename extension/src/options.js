@@ -6,7 +6,7 @@ const say = (id, text) => { document.getElementById(id).textContent = text; };
 
 function fill(s) {
   form.threshold.value = s.threshold ?? '';
-  form.unsureMargin.value = s.unsureMargin;
+  form.unsureBand.value = s.unsureBand ?? '';
   form.minImageSize.value = s.minImageSize;
   form.scanByDefault.checked = s.scanByDefault;
   form.runWhere.value = s.runWhere;
@@ -18,7 +18,7 @@ function fill(s) {
 function read() {
   return FaceCheckSettings.clean({
     threshold: form.threshold.value === '' ? null : form.threshold.value,
-    unsureMargin: form.unsureMargin.value,
+    unsureBand: form.unsureBand.value === '' ? null : form.unsureBand.value,
     minImageSize: form.minImageSize.value,
     scanByDefault: form.scanByDefault.checked,
     runWhere: form.runWhere.value,
@@ -33,6 +33,15 @@ async function main() {
   if (contract) {
     form.threshold.placeholder = String(contract.threshold);
     say('model-threshold', `empty: the model's own, ${contract.threshold} (${contract.model_version})`);
+    if (typeof contract.unsure_from === 'number') {
+      const width = Math.max(0, contract.threshold - contract.unsure_from);
+      form.unsureBand.placeholder = width.toFixed(3);
+      say('model-band', `empty: the model's own, ${width.toFixed(3)} wide (“Unsure” from ` +
+        `${contract.unsure_from} up to ${contract.threshold})`);
+    } else {
+      form.unsureBand.placeholder = '0';
+      say('model-band', "empty: the model's own; this model has no band (0)");
+    }
   }
   fill(await FaceCheckSettings.load());
   form.addEventListener('input', () => say('status', 'Not saved yet.'));

@@ -15,8 +15,10 @@
  *     // {faces: [{box: [x, y, w, h], score, pFake, verdict, crop}], pFake, verdict}
  *   predictor.dispose();
  *
- * Verdicts: per face "fake", "real" or "too-small"; per image the most suspicious face's, or
- * "too-small" (faces, none big enough) or "no-face".
+ * Verdicts (as facecheck.contract.Contract.verdict): per face "fake" (pFake >= threshold),
+ * "unsure" (contract.unsure_from <= pFake < threshold; never when the contract has no band),
+ * "real", or "too-small"; per image the most suspicious face's, or "too-small" (faces, none big
+ * enough) or "no-face".
  */
 (function (root, factory) {
   if (typeof module === 'object' && module.exports) {
@@ -358,7 +360,10 @@
     }
 
     verdict(p) {
-      return p >= this.contract.threshold ? 'fake' : 'real';
+      if (p >= this.contract.threshold) return 'fake';
+      const from = this.contract.unsure_from;
+      if (typeof from === 'number' && p >= from) return 'unsure';
+      return 'real';
     }
 
     /* image: {data: RGBA Uint8ClampedArray/Uint8Array, width, height}. */

@@ -31,7 +31,10 @@
     return resp.json();
   }
 
-  /* Image bytes -> a result shaped like the JS predictor's ({faces, pFake, verdict, modelVersion}). */
+  /* Image bytes -> a result shaped like the JS predictor's ({faces, pFake, verdict, modelVersion}),
+   * plus the server's model's threshold and unsure band (its answer's `model`), by which
+   * settings.js words it exactly as it words a browser result: the server's verdicts are the same
+   * six (fake, unsure, real, no-face, too-small, error). */
   async function predict(blob, settings) {
     const body = await call(endpoint(settings, 'api/v1/predict'), {
       method: 'POST', body: blob,
@@ -51,6 +54,8 @@
       verdict: r.verdict,
       modelVersion: model.model_version || model.version || '',
       threshold: typeof model.threshold === 'number' ? model.threshold : null,
+      // null: the server's model has no band (or the server predates it).
+      unsureFrom: typeof model.unsure_from === 'number' ? model.unsure_from : null,
     };
   }
 

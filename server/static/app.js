@@ -3,8 +3,10 @@
 "use strict";
 
 const API = "/api/v1";
+// The API's six verdicts, in words (README "What a verdict means").
 const WORDS = {
   fake: "likely generated",
+  unsure: "unsure: not clearly real or generated",
   real: "likely real",
   "too-small": "too small to judge",
   "no-face": "no face found",
@@ -52,9 +54,13 @@ async function loadModelInfo() {
     const info = await resp.json();
     limits = info.limits || limits;
     const c = info.contract;
+    const band =
+      typeof c.unsure_from === "number"
+        ? `, "unsure" from ${c.unsure_from.toFixed(3)} up to it, "likely real" below`
+        : ', "likely real" below it';
     $("model-info").textContent =
       `Model ${c.model_version || "(unnamed)"}: "likely generated" when p_fake is at least the ` +
-      `threshold ${Number(c.threshold).toFixed(3)}; running on the ${info.device}.`;
+      `threshold ${Number(c.threshold).toFixed(3)}${band}; running on the ${info.device}.`;
   } catch (e) {
     $("model-info").textContent = `Could not reach the FaceCheck server: ${e.message}`;
   }
@@ -178,10 +184,11 @@ async function check(fileList) {
     done += group.length;
   }
   const fakes = results.querySelectorAll(".result.verdict-fake").length;
+  const unsure = results.querySelectorAll(".result.verdict-unsure").length;
   setStatus(
     `Checked ${files.length} image(s)` +
       (failed ? `; ${failed} could not be sent` : "") +
-      `. ${fakes} result(s) on this page look generated.`,
+      `. ${fakes} result(s) on this page look generated, ${unsure} unsure.`,
     failed > 0,
   );
 }
