@@ -175,8 +175,11 @@ def test_shipped_model_on_the_fixture_faces():
 
     pred = Predictor.load(SHIPPED_MODEL_DIR)
     assert pred.contract.architecture == "facecheck"
+    # As the floors count: a real face called "unsure" is not accused (right); a fake one is not
+    # caught (wrong).
+    counted_right = {"real": ("real", "unsure"), "fake": ("fake",)}
     right = 0
     for label in ("real", "fake"):
         results = pred.predict_many([load_image(f) for f in fixture_faces(label)])
-        right += sum(r["verdict"] == label for r in results)
+        right += sum(r["verdict"] in counted_right[label] for r in results)
     assert right >= 26, f"{right}/32 fixture faces right"
