@@ -13,7 +13,7 @@ NEW_REAL_SOURCES := scut_fbp5500,congress_portraits,allage_faces,selfies,lfw
 
 NODE_STAMP := extension/node_modules/.installed
 
-.PHONY: setup run test lint train finetune train-reference evaluate benchmark benchmark-extension ship export extension clean
+.PHONY: setup run test lint train finetune floors train-reference evaluate benchmark benchmark-extension ship export extension clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -58,7 +58,7 @@ lint: setup
 ## Retrain the shipped model from scratch, in two stages, into $(RUN). Stage 1 is facecheck-v1's
 ## recipe on the pool's original six sources (55.2 min measured on an idle 2-core machine; its
 ## result is what models/facecheck-v1 holds). Stage 2 fine-tunes it on the whole pool with the new
-## real sources (docs/model-v2.md has its measured time). Either stage continues after an
+## real sources (models/facecheck-v2/MODEL_CARD.md has its measured time). Either stage continues after an
 ## interruption: `facecheck train --resume RUN`.
 train: setup
 	$(BIN)/facecheck train --data $(DATA)/faces/manifest.csv --out $(STAGE1) \
@@ -88,6 +88,10 @@ ship: setup
 ## Accuracy benchmark of the shipped model (and the reference run if present); writes benchmarks/results/.
 benchmark: setup
 	$(BIN)/python benchmarks/accuracy.py --data $(DATA)
+
+## Issue #15's floors and the UTKFace fairness check through `facecheck scan` (about 4-6 min).
+floors: setup
+	$(BIN)/python benchmarks/floors.py --data $(DATA) --model $(MODEL) --out benchmarks/results/floors-$(notdir $(MODEL))
 
 benchmark-extension: extension
 	$(BIN)/python benchmarks/extension.py --ext dist/extension

@@ -1,6 +1,6 @@
 """Export the classifier and the face detector to TF.js graph models, with the contract beside them.
 
-    python -m export.tfjs [--model models/facecheck-v1] [--out build/model] [--quantize float16]
+    python -m export.tfjs [--model models/facecheck-v2] [--out build/model] [--quantize float16]
 
 Keras -> SavedModel (`model.export`) -> `tensorflowjs_converter --output_format=tfjs_graph_model`
 (the TF.js *layers* format does not load Keras 3 models; see ../shared/notes/toolchain.md).

@@ -32,7 +32,7 @@ from facecheck.contract import MODEL_FILE, Contract
 from facecheck.preprocess import centre_square, face_square, model_input
 
 # The model shipped in the repository, with its card and contract.
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "facecheck-v1"
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "facecheck-v2"
 
 
 def default_model_dir() -> Path:

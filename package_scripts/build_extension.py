@@ -1,6 +1,6 @@
 """Build the loadable Chrome extension into dist/extension/ and the Web Store zip beside it.
 
-    .venv/bin/python package_scripts/build_extension.py [--out dist] [--model models/facecheck-v1]
+    .venv/bin/python package_scripts/build_extension.py [--out dist] [--model models/facecheck-v2]
 
 dist/extension/ gets:
     manifest.json, src/ (service worker, content scripts, popup, options, the JS predictor), icons/
@@ -156,7 +156,7 @@ def build(out_root: Path, model_dir: Path, export_dir: Path, force_export: bool 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist)")
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "facecheck-v1", help="model folder")
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "facecheck-v2", help="model folder")
     ap.add_argument("--export-dir", type=Path, default=ROOT / "build" / "model", help="TF.js export folder")
     ap.add_argument("--force-export", action="store_true", help="export even when build/model is fresh")
     args = ap.parse_args(argv)

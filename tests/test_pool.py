@@ -49,13 +49,16 @@ def test_shipped_model_still_scores_on_the_pool_and_crosscheck(shared_data):
     predictor = Predictor.load()
     test = list_samples(shared_data / "faces" / "manifest.csv", "test")
     real_acc, fake_acc = _sampled_accuracy(test, 400, predictor)
-    assert real_acc >= POOL_FLOOR and fake_acc >= POOL_FLOOR, (real_acc, fake_acc)
+    assert real_acc >= POOL_FLOOR["real"] and fake_acc >= POOL_FLOOR["fake"], (real_acc, fake_acc)
     cross = list_samples(shared_data / "crosscheck" / "manifest.csv")
     real_acc, fake_acc = _sampled_accuracy(cross, 400, predictor)
-    assert real_acc >= CROSS_FLOOR and fake_acc >= CROSS_FLOOR, (real_acc, fake_acc)
+    assert real_acc >= CROSS_FLOOR["real"] and fake_acc >= CROSS_FLOOR["fake"], (real_acc, fake_acc)
 
 
-# Floors under the benchmarked per-class accuracies of the shipped model (faces test: real 81.0 %,
-# fake 85.6 %; cross-check: real 92.5 %, fake 89.6 %), with room for a 400-image sample's noise.
-POOL_FLOOR = 0.72
-CROSS_FLOOR = 0.82
+# Floors under the benchmarked per-class accuracies of the shipped model, facecheck-v2
+# (benchmarks/results/floors-v2/floors.md; a real face called "unsure" is not accused, so it is
+# right, a fake one is not caught: faces test real 98.0 %, fake 61.9 %; cross-check real 99.8 %,
+# fake 64.4 %), with room for a 400-image sample's noise. A model that accuses real faces fails
+# the real floors; a broken one fails both.
+POOL_FLOOR = {"real": 0.93, "fake": 0.52}
+CROSS_FLOOR = {"real": 0.93, "fake": 0.55}
