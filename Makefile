@@ -71,7 +71,8 @@ finetune: setup
 	$(BIN)/facecheck train --data $(DATA)/faces/manifest.csv --out $(RUN) --init-from $(INIT) \
 	  --holdout-sources congress_portraits --quality-match 0.15,0.45 \
 	  --source-weights omi=2.5,utkface=0.7,omi_cfd_inversions=0.6,rvf10k=1.6,realorfake=2 \
-	  --epochs 36 --patch-epochs 18 --lr 6e-4 --patience 36 --select worst-real-auc
+	  --epochs 36 --patch-epochs 18 --lr 6e-4 --patience 36 --select worst-real-auc \
+	  --test-time-flip
 
 ## The reference project's CNN and recipe on the same data, for the comparison.
 train-reference: setup
