@@ -35,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from facecheck import metrics as M  # noqa: E402
+
 # The acceptance floors of issue #15: the one place they are written down.
 FLOORS = {
     # faces test split, per real source: real-acc (unsure counts as right) >= this
@@ -74,24 +76,11 @@ def _div(a, b):
 
 
 def roc_auc(labels, scores):
-    """ROC AUC (fake = positive) with ties counted half; None unless both classes are present."""
-    pos = [s for lab, s in zip(labels, scores, strict=True) if lab == "fake"]
-    neg = [s for lab, s in zip(labels, scores, strict=True) if lab == "real"]
-    if not pos or not neg:
+    """ROC AUC (fake = positive) with ties counted half (facecheck.metrics.roc_auc); None unless
+    both classes are present."""
+    if not ({"fake", "real"} <= set(labels)):
         return None
-    # Rank-sum (Mann-Whitney U) with average ranks for ties.
-    allv = sorted((s, i) for i, s in enumerate(pos + neg))
-    ranks = [0.0] * len(allv)
-    i = 0
-    while i < len(allv):
-        j = i
-        while j + 1 < len(allv) and allv[j + 1][0] == allv[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[allv[k][1]] = (i + j) / 2 + 1
-        i = j + 1
-    u = sum(ranks[: len(pos)]) - len(pos) * (len(pos) + 1) / 2
-    return u / (len(pos) * len(neg))
+    return M.roc_auc([lab == "fake" for lab in labels], scores)
 
 
 def _class_counts(rows) -> dict:

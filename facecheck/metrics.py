@@ -21,6 +21,13 @@ def binary_report(y_true, p_fake, threshold: float) -> dict:
     return out
 
 
+def per_source(y, p, sources, threshold: float) -> dict[str, dict]:
+    """binary_report for each source's pictures."""
+    y, p, sources = np.asarray(y), np.asarray(p), np.asarray(sources)
+    return {src: binary_report(y[sources == src], p[sources == src], threshold)
+            for src in sorted(set(sources.tolist()))}
+
+
 def roc_auc(y, p) -> float:
     from sklearn.metrics import roc_auc_score
 

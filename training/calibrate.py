@@ -33,12 +33,10 @@ def calibrate(predictor, val_inputs: np.ndarray, y: np.ndarray, sources, max_fal
     contract.threshold, contract.unsure_from, accused = M.choose_operating_point(
         y, p, sources, max_false_accusation, max_unsure)
     sources = np.asarray(sources)
-    per_source = {}
-    for src in sorted(set(sources)):
-        m = sources == src
-        verdicts = [contract.verdict(v) for v in p[m]]
-        per_source[src] = {**M.binary_report(y[m], p[m], contract.threshold),
-                           "unsure_share": verdicts.count("unsure") / len(verdicts)}
+    per_source = M.per_source(y, p, sources, contract.threshold)
+    in_band = (p >= contract.unsure_from) & (p < contract.threshold)
+    for src, report in per_source.items():
+        report["unsure_share"] = float(in_band[sources == src].mean())
     return {
         "temperature": contract.temperature,
         "threshold": contract.threshold,

@@ -204,14 +204,6 @@ def build_train_dataset(images, samples, shares, augment, batch_size, seed, patc
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def per_source(y, p, sources, threshold):
-    res = {}
-    for src in sorted(set(sources)):
-        m = np.array([s == src for s in sources])
-        res[src] = M.binary_report(y[m], p[m], threshold)
-    return res
-
-
 def worst_real_auc(y, p, sources) -> float:
     """The lowest ROC AUC of any one real source against all the fakes."""
     y, p, sources = np.asarray(y), np.asarray(p), np.asarray(sources)
@@ -303,7 +295,7 @@ class ValidationScores(keras.callbacks.Callback):
         logs["val_worst_real_auc"] = worst_real_auc(y, p, src)
         logs["val_loss"] = M.nll(y, z, 1.0)
         logs["seconds"] = time.time() - self.t
-        by_source = per_source(y, p, src, 0.5)
+        by_source = M.per_source(y, p, src, 0.5)
         self.log(f"epoch {epoch + 1}{' (val quarter)' if patch else ''}: loss {logs['loss']:.4f} "
                  f"val_auc {rep['auc']:.4f} worst_real_auc {logs['val_worst_real_auc']:.4f} "
                  f"val_bacc {rep['balanced_accuracy']:.4f} | "
