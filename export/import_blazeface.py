@@ -19,8 +19,10 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from facecheck.detector import BLOCKS, DETECTOR_DIR, DETECTOR_FILE, build_blazeface
+from facecheck.images import load_image
 
 TFLITE_IN_WHEEL = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 
@@ -35,8 +37,6 @@ def fetch_tflite(workdir: Path) -> Path:
 
 
 def tflite_weights(path: Path) -> tuple[dict[str, np.ndarray], object]:
-    import tensorflow as tf
-
     interp = tf.lite.Interpreter(
         model_path=str(path),
         experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
@@ -97,9 +97,6 @@ def main(argv=None) -> int:
 
         rng = np.random.default_rng(0)
         images = [rng.uniform(0, 255, (128, 128, 3)) for _ in range(4)]
-        import tensorflow as tf
-
-        from facecheck.images import load_image
         for p in args.check_images:
             img = load_image(p)
             images.append(tf.image.resize(img, (128, 128), antialias=True).numpy())

@@ -27,18 +27,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+import keras
+
 from facecheck.contract import MODEL_FILE, Contract
 from facecheck.detector import DETECTOR_DIR, DETECTOR_FILE
+from facecheck.layers import CUSTOM_OBJECTS
 from facecheck.predictor import default_model_dir
 
 
 def convert(keras_path: Path, out: Path, quantize: str) -> dict:
-    import keras
-
-    import facecheck.detector as detector
-
-    detector._channel_pad_class()  # the detector's custom layer
-    model = keras.saving.load_model(keras_path, compile=False)
+    """One saved Keras model -> a TF.js graph model in `out`; returns what export.json records."""
+    model = keras.saving.load_model(keras_path, compile=False, custom_objects=CUSTOM_OBJECTS)
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "saved_model"
         model.export(saved, format="tf_saved_model", verbose=False)

@@ -12,6 +12,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from facecheck.detector_settings import DetectorSettings
+from facecheck.images import MAX_PIXELS, MIN_SIDE
+
 CONTRACT_FILE = "contract.json"
 MODEL_FILE = "model.keras"
 FORMAT = "facecheck-contract/1"
@@ -50,9 +55,9 @@ class Contract:
     crop_margin: float = 0.0
     crop_scale: float = 1.675
     crop_shift_y: float = -0.2
-    # Face detector post-processing (see facecheck/detector.py): score threshold, NMS IoU,
+    # Face detector post-processing (facecheck/detector_settings.py): score threshold, NMS IoU,
     # maximum faces, and the smallest face (box width in image pixels) that is judged.
-    detector: dict = field(default_factory=dict)
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
     # tf.image.resize with these settings, in Python and in the browser alike.
     resize_method: str = "bilinear"
     resize_antialias: bool = True
@@ -70,20 +75,17 @@ class Contract:
     # The "unsure" band: unsure_from <= p_fake < threshold reads "unsure", below it "real".
     # Calibrated with the threshold; None (older contracts) means no band.
     unsure_from: float | None = None
+    # The pictures judged at all, by every front end (facecheck/images.py and the extension's
+    # decoder): at most max_pixels decoded pixels, at least min_side pixels on either side.
+    max_pixels: int = MAX_PIXELS
+    min_side: int = MIN_SIDE
     architecture: str = ""
     model_version: str = ""
     format: str = FORMAT
     extra: dict = field(default_factory=dict)
 
-    def __post_init__(self):
-        from facecheck.detector import DEFAULTS
-
-        self.detector = {**DEFAULTS, **(self.detector or {})}
-
     def probability(self, logits):
         """Calibrated p_fake for an array of logits (numpy or float)."""
-        import numpy as np
-
         z = np.asarray(logits, dtype=np.float64) / self.temperature
         return 1.0 / (1.0 + np.exp(-z))
 
@@ -115,6 +117,8 @@ class Contract:
         if data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a {FORMAT} file")
         data["value_range"] = tuple(data["value_range"])
+        if "detector" in data:
+            data["detector"] = DetectorSettings.from_dict(data["detector"])
         known = {f for f in cls.__dataclass_fields__}
         contract = cls(**{k: v for k, v in data.items() if k in known})
         if not (contract.temperature > 0 and math.isfinite(contract.temperature)):

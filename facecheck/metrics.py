@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 
 def binary_report(y_true, p_fake, threshold: float) -> dict:
@@ -29,8 +30,6 @@ def per_source(y, p, sources, threshold: float) -> dict[str, dict]:
 
 
 def roc_auc(y, p) -> float:
-    from sklearn.metrics import roc_auc_score
-
     return float(roc_auc_score(y, p))
 
 

@@ -26,9 +26,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from facecheck.contract import MODEL_FILE, Contract
+from facecheck.detector import Detector
 from facecheck.preprocess import centre_square, face_square, model_input
 
 # The model shipped in the repository, with its card and contract.
@@ -40,9 +43,7 @@ def default_model_dir() -> Path:
 
 
 class Predictor:
-    def __init__(self, model, contract: Contract, batch_size: int = 64, detector=None):
-        import tensorflow as tf
-
+    def __init__(self, model, contract: Contract, batch_size: int = 64, detector: Detector | None = None):
         self.model = model
         self.contract = contract
         self.batch_size = batch_size
@@ -50,15 +51,10 @@ class Predictor:
         self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         self.detector = detector
         if detector is None and contract.crop_rule == "face-box":
-            from facecheck.detector import Detector
-
-            self.detector = Detector.load(cfg=contract.detector, batch_size=batch_size)
+            self.detector = Detector.load(settings=contract.detector, batch_size=batch_size)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike | None = None, batch_size: int = 64) -> Predictor:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras
-
         model_dir = Path(model_dir) if model_dir else default_model_dir()
         if not (model_dir / MODEL_FILE).exists():
             raise FileNotFoundError(f"no {MODEL_FILE} in {model_dir}")
@@ -70,19 +66,21 @@ class Predictor:
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Fake-vs-real logits for model inputs (N x S x S x 3 float32), as the contract says."""
         batch = np.asarray(batch, np.float32)
-        out = [self._logits(batch[i : i + self.batch_size])
+        out = [self._batch_logits(batch[i : i + self.batch_size])
                for i in range(0, len(batch), self.batch_size)]
         return np.concatenate(out) if out else np.zeros(0)
 
-    def _logits(self, batch: np.ndarray) -> np.ndarray:
+    def _batch_logits(self, batch: np.ndarray) -> np.ndarray:
+        """One batch's logits, each averaged with its mirror image's when the contract says so."""
         if not self.contract.test_time_flip:
-            return self._raw_logits(batch)
+            return self._network_logits(batch)
         # The crops and their mirror images in one model call (half the per-call overhead).
-        z = self._raw_logits(np.concatenate([batch, batch[:, :, ::-1]]))
+        z = self._network_logits(np.concatenate([batch, batch[:, :, ::-1]]))
         n = len(batch)
         return (z[:n] + z[n:]) / 2.0
 
-    def _raw_logits(self, batch: np.ndarray) -> np.ndarray:
+    def _network_logits(self, batch: np.ndarray) -> np.ndarray:
+        """One model call: a fake-vs-real logit per input, whatever the model's output kind."""
         out = np.asarray(self._forward(np.ascontiguousarray(batch)), dtype=np.float64)
         if self.contract.output == "softmax2":
             eps = 1e-7
@@ -98,7 +96,7 @@ class Predictor:
                 sq = centre_square(img.shape[0], img.shape[1], self.contract.crop_margin)
                 out.append([{"box": list(sq), "score": None, "square": sq}])
             return out
-        min_px = self.contract.detector["min_face_px"]
+        min_px = self.contract.detector.min_face_px
         found = self.detector.detect_many(images)
         out = []
         for img, faces in zip(images, found, strict=True):

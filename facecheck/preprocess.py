@@ -72,7 +72,8 @@ def resize(images: tf.Tensor, size: int, contract: Contract) -> tf.Tensor:
 
 def resize_array(image: np.ndarray, size: int, method: str = "bilinear",
                  antialias: bool = True) -> np.ndarray:
-    """One H x W x 3 image -> size x size x 3 float32 (values unclipped), the shared resize op."""
+    """An H x W x 3 image (or a batch of them) -> size x size x 3 float32 (values unclipped):
+    the shared resize op with explicit settings, for the face detector's input."""
     out = tf.image.resize(image, (size, size), method=method, antialias=antialias)
     return out.numpy().astype(np.float32, copy=False)
 

@@ -29,6 +29,7 @@ def _native_stderr_silenced():
 def import_tensorflow():
     """Import TensorFlow and probe devices quietly; returns the module (errors still raise)."""
     with _native_stderr_silenced():
+        # Here, not at the top: the point is to start TensorFlow only inside the silenced block.
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")

@@ -7,7 +7,7 @@ from facecheck import metrics as M
 from facecheck.contract import VERDICTS, Contract
 from facecheck.images import load_image
 from facecheck.preprocess import model_input
-from tests.conftest import fixture_faces
+from tests.helpers import fixture_faces
 
 
 def test_contract_round_trip(tmp_path):

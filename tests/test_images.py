@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from facecheck.images import ImageError, iter_image_files, load_image
-from tests.conftest import fixture_faces
+from tests.helpers import fixture_faces
 
 
 def test_decodes_a_real_face_to_rgb_uint8():

@@ -1,62 +1,16 @@
+"""The Python predictor (facecheck/predictor.py) end to end: a tiny trained model and the shipped one,
+on the fixture faces, the face-free pictures and a montage of four faces."""
+
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from facecheck.contract import Contract
 from facecheck.images import load_image
-from facecheck.predictor import Predictor
+from facecheck.predictor import SHIPPED_MODEL_DIR, Predictor
 from facecheck.preprocess import model_input
-from tests.conftest import FIXTURES, band_around, band_verdict, fixture_faces
-from training.model import build_model
-
-
-def test_facecheck_architecture_is_compact_and_full_resolution_first():
-    m = build_model("facecheck")
-    assert m.input_shape == (None, 128, 128, 3)
-    assert m.output_shape == (None, 1)
-    assert m.count_params() <= 1_000_000
-    convs = [layer for layer in m.layers if layer.__class__.__name__ == "Conv2D"]
-    first = convs[0]
-    assert first.strides == (1, 1)
-    assert first.output.shape[1:3] == (128, 128), "no downsampling before the first convolution"
-    assert any(layer.__class__.__name__ == "GlobalAveragePooling2D" for layer in m.layers)
-
-
-def test_reference_architecture_matches_the_reference_project():
-    m = build_model("reference")
-    assert m.input_shape == (None, 128, 128, 3)
-    assert m.output_shape == (None, 2)
-    assert m.count_params() == 7_412_962
-    kinds = [layer.__class__.__name__ for layer in m.layers[2:]]
-    assert kinds == [
-        "Conv2D", "BatchNormalization", "Conv2D", "MaxPooling2D", "Dropout",
-        "Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout", "Flatten",
-        "Dense", "BatchNormalization", "Dropout", "Dense",
-    ]
-    assert [layer.filters for layer in m.layers if hasattr(layer, "filters")] == [64, 32, 64]
-    assert m.layers[-1].activation.__name__ == "softmax"
-
-
-def _fixture_batch():
-    contract = Contract()
-    xs, ys = [], []
-    for label, y in (("real", 0), ("fake", 1)):
-        for path in fixture_faces(label)[:8]:
-            xs.append(model_input(load_image(path), contract)[0])
-            ys.append(y)
-    return np.stack(xs), np.array(ys, np.float32)[:, None]
-
-
-def test_default_model_loss_falls_when_trained_on_fixture_faces():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    x, y = _fixture_batch()
-    m = build_model("facecheck")
-    m.compile(optimizer=keras.optimizers.Adam(1e-3),
-              loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    # Training-mode loss: BatchNorm's moving averages lag far behind in a handful of steps.
-    hist = m.fit(x, y, epochs=15, batch_size=16, verbose=0).history["loss"]
-    assert hist[-1] < hist[0] * 0.8, hist
+from tests.helpers import FIXTURES, band_around, band_verdict, fixture_faces
 
 
 def test_save_reload_predict_agree(tiny_model):
@@ -75,8 +29,6 @@ def test_save_reload_predict_agree(tiny_model):
 
 def test_mirror_image_averaging_when_the_contract_asks_for_it(tiny_model):
     """test_time_flip: each crop's logit is the mean of the crop's and its mirror image's."""
-    from dataclasses import replace
-
     plain = Predictor.load(tiny_model)
     assert plain.contract.test_time_flip is False, "the default recipe classifies each face once"
     flip = Predictor(plain.model, replace(plain.contract, test_time_flip=True))
@@ -109,7 +61,7 @@ def test_no_face_is_never_guessed(tiny_model):
 
 def test_faces_below_the_minimum_size_are_reported_not_judged(tiny_model):
     pred = Predictor.load(tiny_model)
-    pred.contract.detector["min_face_px"] = 10_000
+    pred.contract.detector.min_face_px = 10_000
     res = pred.predict(load_image(fixture_faces("fake")[0]))
     assert res["verdict"] == "too-small" and res["p_fake"] is None
     assert [f["verdict"] for f in res["faces"]] == ["too-small"]
@@ -117,8 +69,6 @@ def test_faces_below_the_minimum_size_are_reported_not_judged(tiny_model):
 
 
 def test_several_faces_each_judged_image_takes_the_most_suspicious(tiny_model):
-    from PIL import Image
-
     files = fixture_faces("real")[:2] + fixture_faces("fake")[:2]
     montage = Image.new("RGB", (600, 600))
     for i, f in enumerate(files):
@@ -143,36 +93,11 @@ def test_several_faces_each_judged_image_takes_the_most_suspicious(tiny_model):
     assert max(out["faces"], key=lambda f: f["p_fake"])["verdict"] == "unsure"
 
 
-@pytest.mark.parametrize("shape,box", [((300, 300), (0, 0, 300, 300)),
-                                       ((200, 400), (100, 0, 200, 200)),
-                                       ((401, 100), (0, 150, 100, 100))])
-def test_centre_square_rule(shape, box):
-    from facecheck.preprocess import crop_box
-
-    assert crop_box(*shape, Contract(crop_rule="centre-square")) == box
-
-
-def test_face_crop_rule():
-    from facecheck.preprocess import face_square
-
-    c = Contract(crop_scale=2.0, crop_shift_y=-0.25)
-    # Inside the picture: side = 2 x box width, centre moved up by a quarter of the width.
-    assert face_square((100, 100, 50, 50), c, 400, 400) == (75, 63, 100, 100)
-    # At an edge: moved inside, never padded.
-    assert face_square((0, 0, 50, 50), c, 400, 400) == (0, 0, 100, 100)
-    assert face_square((370, 370, 30, 30), c, 400, 400) == (340, 340, 60, 60)
-    # Bigger than the picture: shrunk to fit.
-    assert face_square((10, 10, 180, 180), c, 200, 300) == (0, 0, 200, 200)
-    assert face_square((100, 10, 180, 180), c, 200, 300) == (90, 0, 200, 200)
-
-
 def test_shipped_model_on_the_fixture_faces():
     """The committed model, through the real predictor, on 32 cross-check images it never saw
     (31 of 32 right with facecheck-m, 30 with facecheck-l, 31 with facecheck-g: 32 faces is a
     small sample, so the bar is 26, far above the ~16 of a broken model or predictor); runs
     without ../shared."""
-    from facecheck.predictor import SHIPPED_MODEL_DIR
-
     pred = Predictor.load(SHIPPED_MODEL_DIR)
     assert pred.contract.architecture == "facecheck"
     # As the floors count: a real face called "unsure" is not accused (right); a fake one is not
