@@ -7,9 +7,13 @@ the same whichever way the images were judged. FACECHECK_TOKEN, when set, is sen
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+import requests
+from PIL import Image
 
 from facecheck.contract import BRIEF_FIELDS
 from facecheck.images import error_result
@@ -24,9 +28,9 @@ class ServerError(RuntimeError):
 
 
 class Client:
-    def __init__(self, url: str, token: str | None = None, timeout: float = 300.0):
-        import requests
+    """The server's API at `url` (scheme optional), with the token if one is given or set."""
 
+    def __init__(self, url: str, token: str | None = None, timeout: float = 300.0):
         self.url = url.rstrip("/")
         if not self.url.startswith(("http://", "https://")):
             self.url = "http://" + self.url
@@ -37,8 +41,6 @@ class Client:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
-        import requests
-
         try:
             resp = self.session.request(method, self.url + API_PREFIX + path, timeout=self.timeout, **kwargs)
         except requests.RequestException as e:
@@ -65,28 +67,8 @@ def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str
                progress: Callable[[int], None] | None = None) -> tuple[list[dict], dict]:
     """Rows like a local scan ({"path", "faces", "p_fake", "verdict", "error"?}) and the model brief."""
     client = Client(url, token=token)
-    limits = client.model()["limits"]
-    per_request = max(1, min(batch_size, int(limits["max_images"])))
-    room = int(limits["max_request_bytes"]) - MULTIPART_SLACK
-    pixel_room = int(limits.get("max_request_pixels") or 0)
     rows: list[dict] = []
-    model: dict = {}
-    pending: list[tuple[int, bytes]] = []
-    pending_bytes = pending_pixels = 0
-
-    def flush() -> None:
-        nonlocal pending_bytes, pending_pixels, model
-        if not pending:
-            return
-        answer = client.predict([(Path(rows[i]["path"]).name, data) for i, data in pending])
-        model = answer["model"]
-        for (i, _), res in zip(pending, answer["results"], strict=True):
-            rows[i].update({k: v for k, v in res.items() if k not in ("filename", "width", "height")})
-        if progress:
-            progress(len(pending))
-        pending.clear()
-        pending_bytes = pending_pixels = 0
-
+    pending = PendingRequest(client, client.model()["limits"], batch_size, rows, progress)
     for path in files:
         rows.append({"path": str(path)})
         try:
@@ -94,31 +76,57 @@ def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str
         except OSError as e:
             rows[-1].update(error_result(f"cannot read file: {e.strerror or e}"))
             continue
-        if len(data) > room:
+        if len(data) > pending.room:
             rows[-1].update(error_result(f"file too large for the server: {len(data):,} bytes "
-                                         f"(limit {room:,})"))
+                                         f"(limit {pending.room:,})"))
             continue
+        pending.add(len(rows) - 1, data)
+    pending.send()
+    return rows, pending.model or _brief(client.model())
+
+
+class PendingRequest:
+    """The files of the next request, sent as soon as one more would break one of the server's
+    limits (images, bytes or decoded pixels per request); each answer fills in its rows."""
+
+    def __init__(self, client: Client, limits: dict, batch_size: int, rows: list[dict],
+                 progress: Callable[[int], None] | None = None):
+        self.client = client
+        self.rows = rows
+        self.progress = progress
+        self.per_request = max(1, min(batch_size, int(limits["max_images"])))
+        self.room = int(limits["max_request_bytes"]) - MULTIPART_SLACK
+        self.pixel_room = int(limits.get("max_request_pixels") or 0)
+        self.model: dict = {}  # the brief of the latest answer
+        self.files: list[tuple[int, bytes]] = []  # (index in rows, bytes)
+        self.bytes = self.pixels = 0
+
+    def add(self, row: int, data: bytes) -> None:
         pixels = _header_pixels(data)
-        if pending and (len(pending) >= per_request or pending_bytes + len(data) > room
-                        or (pixel_room and pending_pixels + pixels > pixel_room)):
-            flush()
-        pending.append((len(rows) - 1, data))
-        pending_bytes += len(data)
-        pending_pixels += pixels
-    flush()
-    if not model:
-        model = _brief(client.model())
-    return rows, model
+        if self.files and (len(self.files) >= self.per_request or self.bytes + len(data) > self.room
+                           or (self.pixel_room and self.pixels + pixels > self.pixel_room)):
+            self.send()
+        self.files.append((row, data))
+        self.bytes += len(data)
+        self.pixels += pixels
+
+    def send(self) -> None:
+        if not self.files:
+            return
+        answer = self.client.predict([(Path(self.rows[i]["path"]).name, data) for i, data in self.files])
+        self.model = answer["model"]
+        for (i, _), res in zip(self.files, answer["results"], strict=True):
+            self.rows[i].update({k: v for k, v in res.items() if k not in ("filename", "width", "height")})
+        if self.progress:
+            self.progress(len(self.files))
+        self.files = []
+        self.bytes = self.pixels = 0
 
 
 def _header_pixels(data: bytes) -> int:
     """Width x height from the image's header, without decoding it (0 when unreadable: the server
     will say why). Keeps each request under the server's decoded-pixel budget, so large photos
     are judged a few at a time instead of failing as "too many pixels in this request"."""
-    import io
-
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data)) as img:
             w, h = img.size

@@ -6,10 +6,9 @@ routes and that real answers validate against it; tests/test_server_fuzz.py fuzz
 
 from __future__ import annotations
 
-from typing import Any
-
 from facecheck.contract import VERDICTS
 from server import API_PREFIX
+from server.config import Config
 
 RAW_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff",
                    "application/octet-stream")
@@ -26,18 +25,18 @@ UNSURE_FROM_TEXT = ("Start of the unsure band: p_fake in [unsure_from, threshold
                     "null: the model has no band (fake or real only).")
 
 
-def _error_response(text: str) -> dict:
-    return {"description": text,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-
-
 def _json(ref: str, text: str) -> dict:
+    """A response described by `text` whose JSON body is the schema `ref`."""
     return {"description": text,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
 
-def build_spec(config: Any) -> dict:
-    """The description for `config` (a server.app.Config)."""
+def _error_response(text: str) -> dict:
+    return _json("Error", text)
+
+
+def build_spec(config: Config) -> dict:
+    """The description of the API served with these settings (its limits)."""
     common = {
         "403": _error_response("The request's Origin is not an allowed origin (FACECHECK_CORS_ORIGINS)."),
         "default": _error_response("Any other error, as JSON with a message."),

@@ -16,9 +16,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from server.app import LOOPBACK, Config, create_app
+from waitress import create_server
+
+from server.app import create_app
+from server.config import LOOPBACK, Config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def serve_parser() -> argparse.ArgumentParser:
@@ -37,8 +43,8 @@ def serve_parser() -> argparse.ArgumentParser:
     return ap
 
 
-class _LateApp:
-    """A WSGI callable whose app is set after the socket is bound."""
+class AppSlot:
+    """A WSGI callable whose app is set after the socket is bound (503 until then)."""
 
     def __init__(self) -> None:
         self.app: Callable | None = None
@@ -52,11 +58,9 @@ class _LateApp:
         return self.app(environ, start_response)
 
 
-def bind(config: Config) -> tuple[Any, _LateApp, int]:
+def bind(config: Config) -> tuple[Any, AppSlot, int]:
     """A waitress server bound to config.host:config.port (not yet running), its app slot, its port."""
-    from waitress import create_server
-
-    slot = _LateApp()
+    slot = AppSlot()
     # Bodies up to twice the app's limit reach the app (which answers 413 as JSON); larger ones are
     # refused by waitress itself (plain text) without being buffered.
     server = create_server(slot, host=config.host, port=config.port, threads=config.threads,
@@ -74,11 +78,8 @@ BANNER = "FaceCheck server on "
 def spawn(env: dict[str, str], timeout: float) -> tuple[subprocess.Popen, str]:
     """`facecheck serve --port 0` in a subprocess with this environment; returns (process, URL)
     once it prints its banner. Raises RuntimeError with the output's tail if it does not start."""
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    env = {**env, "PYTHONPATH": os.pathsep.join([str(root), env.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "facecheck.cli", "serve", "--port", "0"], cwd=root,
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "facecheck.cli", "serve", "--port", "0"], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()

@@ -14,9 +14,11 @@ from PIL import Image
 
 from facecheck.contract import VERDICTS
 from facecheck.images import load_image
-from server.app import EXTENSION_ORIGIN, Config, create_app, load_predictor
+from server.app import create_app
+from server.config import EXTENSION_ORIGIN, Config
+from server.inference import load_predictor
 from server.openapi import build_spec
-from tests.conftest import (
+from tests.helpers import (
     FIXTURES,
     band_around,
     band_verdict,
@@ -31,7 +33,7 @@ JUDGED = ("fake", "unsure", "real")
 
 @pytest.fixture(scope="session")
 def predictor():
-    """The shipped model and detector, loaded once per test process (server.app caches it)."""
+    """The shipped model and detector, loaded once per test process (server.inference caches it)."""
     return load_predictor()
 
 
@@ -465,8 +467,8 @@ def test_page_is_self_contained(client):
 
 
 def test_numpy_values_become_plain_json():
-    from server.app import _plain
+    from server.inference import json_safe
 
-    out = _plain({"a": np.float32(0.5), "b": [np.int64(3), float("nan")], "c": (1, 2)})
+    out = json_safe({"a": np.float32(0.5), "b": [np.int64(3), float("nan")], "c": (1, 2)})
     assert out == {"a": 0.5, "b": [3, None], "c": [1, 2]}
     assert json.dumps(out, allow_nan=False)

@@ -13,8 +13,10 @@ from PIL import Image
 from schemathesis.config import SchemathesisConfig
 from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
 
-from server.app import Config, create_app, load_predictor
-from tests.conftest import fixture_faces
+from server.app import create_app
+from server.config import Config
+from server.inference import load_predictor
+from tests.helpers import fixture_faces
 
 
 def _encoded(fmt: str) -> bytes:

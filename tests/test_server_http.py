@@ -12,9 +12,11 @@ import pytest
 import requests
 
 from facecheck.cli import main
-from server.app import Config, create_app, load_predictor
+from server.app import create_app
+from server.config import Config
+from server.inference import load_predictor
 from server.serve import BackgroundServer, serve, spawn
-from tests.conftest import fixture_faces, make_bad_inputs
+from tests.helpers import fixture_faces, make_bad_inputs
 
 EXTENSION = "chrome-extension://" + "p" * 32
 LIMIT = 400_000
@@ -36,6 +38,44 @@ def served():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def check_limits_answered(api: str) -> None:
+    """Too large, too many, empty, the wrong type and a foreign origin: each refused with its status
+    (as JSON where the app answers)."""
+    r = requests.post(api + "/predict", data=b"\0" * (LIMIT + 1), headers={"Content-Type": "image/png"},
+                      timeout=60)
+    assert r.status_code == 413 and r.json()["status"] == 413
+    huge = b"\0" * (2 * LIMIT + (1 << 20) + 1)
+    r = requests.post(api + "/predict", data=huge, headers={"Content-Type": "image/png"}, timeout=60)
+    assert r.status_code == 413  # refused by waitress itself, before buffering it (plain text)
+    r = requests.post(api + "/predict", files=[("image", ("x.jpg", b"x"))] * 9, timeout=60)
+    assert r.status_code == 413 and "too many" in r.json()["error"]
+    r = requests.post(api + "/predict", timeout=60)
+    assert r.status_code == 400 and "empty" in r.json()["error"]
+    r = requests.post(api + "/predict", data="hi", headers={"Content-Type": "text/plain"}, timeout=60)
+    assert r.status_code == 415
+    r = requests.post(api + "/predict", data=b"x", headers={"Origin": "https://evil.example",
+                                                            "Content-Type": "image/png"}, timeout=60)
+    assert r.status_code == 403 and "Access-Control-Allow-Origin" not in r.headers
+
+
+def check_bad_inputs_answered(api: str, folder) -> None:
+    """Every file of the bad-input corpus, posted raw: an error entry with the decoder's reason or
+    a judged face, never a guess."""
+    for name, want_error in make_bad_inputs(folder).items():
+        r = requests.post(api + "/predict", data=(folder / name).read_bytes(),
+                          headers={"Content-Type": "image/jpeg"}, timeout=60)
+        if name == "empty.jpg":  # a raw body of zero bytes is an empty request
+            assert r.status_code == 400 and "empty" in r.json()["error"]
+            continue
+        assert r.status_code == 200, name
+        res = r.json()["results"][0]
+        if want_error:  # an error entry with the decoder's reason, not a guess
+            assert res["verdict"] == "error" and want_error in res["error"], (name, res)
+            assert res["p_fake"] is None
+        else:  # every readable kind holds a face: judged, with a probability
+            assert res["verdict"] in ("fake", "unsure", "real") and 0 <= res["p_fake"] <= 1, (name, res)
 
 
 @pytest.mark.slow
@@ -71,35 +111,8 @@ def test_facecheck_serve_over_http(served, tmp_path):
     assert chunked.json()["results"][0]["p_fake"] == pytest.approx(results[0]["p_fake"], abs=1e-6)
 
     # Limits and bad input, each answered as JSON, and the server keeps answering.
-    r = requests.post(api + "/predict", data=b"\0" * (LIMIT + 1), headers={"Content-Type": "image/png"},
-                      timeout=60)
-    assert r.status_code == 413 and r.json()["status"] == 413
-    huge = b"\0" * (2 * LIMIT + (1 << 20) + 1)
-    r = requests.post(api + "/predict", data=huge, headers={"Content-Type": "image/png"}, timeout=60)
-    assert r.status_code == 413  # refused by waitress itself, before buffering it (plain text)
-    r = requests.post(api + "/predict", files=[("image", ("x.jpg", b"x"))] * 9, timeout=60)
-    assert r.status_code == 413 and "too many" in r.json()["error"]
-    r = requests.post(api + "/predict", timeout=60)
-    assert r.status_code == 400 and "empty" in r.json()["error"]
-    r = requests.post(api + "/predict", data="hi", headers={"Content-Type": "text/plain"}, timeout=60)
-    assert r.status_code == 415
-    r = requests.post(api + "/predict", data=b"x", headers={"Origin": "https://evil.example",
-                                                            "Content-Type": "image/png"}, timeout=60)
-    assert r.status_code == 403 and "Access-Control-Allow-Origin" not in r.headers
-    folder = tmp_path / "bad"
-    for name, want_error in make_bad_inputs(folder).items():
-        r = requests.post(api + "/predict", data=(folder / name).read_bytes(),
-                          headers={"Content-Type": "image/jpeg"}, timeout=60)
-        if name == "empty.jpg":  # a raw body of zero bytes is an empty request
-            assert r.status_code == 400 and "empty" in r.json()["error"]
-            continue
-        assert r.status_code == 200, name
-        res = r.json()["results"][0]
-        if want_error:  # an error entry with the decoder's reason, not a guess
-            assert res["verdict"] == "error" and want_error in res["error"], (name, res)
-            assert res["p_fake"] is None
-        else:  # every readable kind holds a face: judged, with a probability
-            assert res["verdict"] in ("fake", "unsure", "real") and 0 <= res["p_fake"] <= 1, (name, res)
+    check_limits_answered(api)
+    check_bad_inputs_answered(api, tmp_path / "bad")
     assert requests.get(api + "/health", timeout=30).status_code == 200
     assert proc.poll() is None
 

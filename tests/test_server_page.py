@@ -11,10 +11,12 @@ import requests
 
 from facecheck.images import load_image
 from facecheck.predictor import Predictor
-from server.app import Config, create_app, load_predictor
+from server.app import create_app
+from server.config import Config
+from server.inference import load_predictor
 from server.serve import BackgroundServer
 from tests.browser import launch_chromium
-from tests.conftest import FIXTURES, band_around, fixture_faces
+from tests.helpers import FIXTURES, band_around, fixture_faces
 
 # How the page words a judged verdict (server/static/app.js WORDS).
 UNSURE_WORDS = "unsure: not clearly real or generated"
@@ -26,6 +28,57 @@ def server():
     predictor = load_predictor()
     with BackgroundServer(lambda c: create_app(c, predictor=predictor), Config.from_env(environ={})) as srv:
         yield srv
+
+
+def local_only_page(browser, server_url: str, outside: list[str], errors: list[str]):
+    """A page that may load only from `server_url` (and blob: URLs): anything else is aborted and
+    listed in `outside`; page errors and console errors are listed in `errors`."""
+    page = browser.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    def only_local(route):
+        if route.request.url.startswith(server_url + "/") or route.request.url.startswith("blob:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    return page
+
+
+def check_judged_result(item, name: str) -> None:
+    """A judged picture's result: its name, verdict in words with p_fake, one labelled box drawn
+    over the loaded picture, and the face listed."""
+    from playwright.sync_api import expect
+
+    expect(item.locator("h3")).to_have_text(name)
+    verdict = re.compile(rf"^{JUDGED_WORDS} \(p_fake 0\.\d{{3}}\)$")
+    expect(item.locator(".verdict")).to_have_text(verdict)
+    box = item.locator(".box")
+    expect(box).to_have_count(1)
+    label = re.compile(r"^Face 1: (fake|unsure|real) \d+%$")
+    expect(box.locator(".box-label")).to_have_text(label)
+    expect(item.locator(".faces li")).to_have_text(
+        re.compile(rf"^Face 1: {JUDGED_WORDS}, p_fake 0\.\d{{3}}$"))
+    # The box is drawn over the picture, inside it, and the picture really loaded.
+    img = item.locator("img").bounding_box()
+    b = box.bounding_box()
+    assert img and b and img["width"] > 50 and b["width"] > 10
+    assert b["x"] >= img["x"] - 2 and b["x"] + b["width"] <= img["x"] + img["width"] + 2
+    assert item.locator("img").evaluate("i => i.complete && i.naturalWidth") == 300
+
+
+def drop_file(page, path, name: str) -> None:
+    """Drop the file at `path` on the drop zone as `name` (a DataTransfer made in the page)."""
+    page.evaluate("""([b64, name]) => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, {type: "image/jpeg"}));
+        document.getElementById("drop").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }""", [base64.b64encode(path.read_bytes()).decode(), name])
 
 
 @pytest.mark.slow
@@ -40,19 +93,8 @@ def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
     with sync_playwright() as pw:
         browser = launch_chromium(pw)
         try:
-            page = browser.new_page()
             errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-
-            def only_local(route):
-                if route.request.url.startswith(server.url + "/") or route.request.url.startswith("blob:"):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", only_local)
+            page = local_only_page(browser, server.url, outside, errors)
             page.goto(server.url + "/")
             expect(page.locator("#model-info")).to_contain_text("threshold", ignore_case=True)
             expect(page.locator("#model-info")).to_contain_text(re.compile(r"CPU|GPU"))
@@ -65,21 +107,7 @@ def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
 
             fake, real, text, brick = (results.nth(i) for i in range(4))
             for item, name in ((fake, files[0].name), (real, files[1].name)):
-                expect(item.locator("h3")).to_have_text(name)
-                verdict = re.compile(rf"^{JUDGED_WORDS} \(p_fake 0\.\d{{3}}\)$")
-                expect(item.locator(".verdict")).to_have_text(verdict)
-                box = item.locator(".box")
-                expect(box).to_have_count(1)
-                label = re.compile(r"^Face 1: (fake|unsure|real) \d+%$")
-                expect(box.locator(".box-label")).to_have_text(label)
-                expect(item.locator(".faces li")).to_have_text(
-                    re.compile(rf"^Face 1: {JUDGED_WORDS}, p_fake 0\.\d{{3}}$"))
-                # The box is drawn over the picture, inside it, and the picture really loaded.
-                img = item.locator("img").bounding_box()
-                b = box.bounding_box()
-                assert img and b and img["width"] > 50 and b["width"] > 10
-                assert b["x"] >= img["x"] - 2 and b["x"] + b["width"] <= img["x"] + img["width"] + 2
-                assert item.locator("img").evaluate("i => i.complete && i.naturalWidth") == 300
+                check_judged_result(item, name)
             # The page shows the API's own verdict and p_fake for each picture.
             for item, f in ((fake, files[0]), (real, files[1])):
                 want = requests.post(server.url + "/api/v1/predict", data=f.read_bytes(), timeout=60,
@@ -90,15 +118,8 @@ def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
             expect(text.locator(".box")).to_have_count(0)
             expect(brick.locator(".verdict")).to_have_text(re.compile(rf"^(no face found|{JUDGED_WORDS})"))
 
-            # Dropping a file on the drop zone does the same (a DataTransfer made in the page).
-            dropped = base64.b64encode(files[0].read_bytes()).decode()
-            page.evaluate("""(b64) => {
-                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
-                const dt = new DataTransfer();
-                dt.items.add(new File([bytes], "dropped.jpg", {type: "image/jpeg"}));
-                document.getElementById("drop").dispatchEvent(
-                    new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
-            }""", dropped)
+            # Dropping a file on the drop zone does the same.
+            drop_file(page, files[0], "dropped.jpg")
             expect(results).to_have_count(5, timeout=60_000)
             expect(results.nth(4).locator("h3")).to_have_text("dropped.jpg")
             label = re.compile(r"^Face 1: (fake|unsure|real) \d+%$")
