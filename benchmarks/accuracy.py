@@ -73,7 +73,7 @@ def scan_accuracy(model_dir: Path, manifest: Path, out: Path) -> dict:
     return {"images": total, "accuracy": right / total, "seconds": round(seconds, 1)}
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--model", default=str(SHIPPED_MODEL_DIR))
@@ -83,7 +83,11 @@ def main():
     ap.add_argument("--reuse-reference", action="store_true",
                     help="read the reference model's reports from OUT/reference-*/metrics.json "
                          "(written by an earlier run or by `facecheck evaluate`) instead of re-evaluating")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    args = parse_args()
     data, out = Path(args.data), Path(args.out)
     models = {"shipped": Path(args.model)}
     reusable = args.reuse_reference and all(
@@ -93,60 +97,13 @@ def main():
     else:
         print(f"no reference run at {args.reference}: reporting the shipped model only", file=sys.stderr)
 
-    reports = {}
-    for mname, mdir in models.items():
-        for sname, (manifest, split) in SETS.items():
-            saved = out / f"{mname}-{sname}" / "metrics.json"
-            if mname == "reference" and args.reuse_reference and saved.exists():
-                reports[(mname, sname)] = json.loads(saved.read_text())
-                continue
-            argv = ["--data", str(data / manifest), "--model", str(mdir),
-                    "--out", str(out / f"{mname}-{sname}"), "--quiet"]
-            if split:
-                argv += ["--split", split]
-            reports[(mname, sname)] = evaluate(argv)
+    reports = evaluate_sets(models, data, out, args.reuse_reference)
     scan = scan_accuracy(models["shipped"], data / "crosscheck" / "manifest.csv",
                          out / "shipped-crosscheck-scan.csv")
-    # The same model on the raw pictures (the whole centred square, no detector): the full
-    # pipeline must not do worse on the cross-check set than this.
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in ("model.keras", "contract.json"):
-            shutil.copy(models["shipped"] / name, tmp)
-        contract = json.loads((Path(tmp) / "contract.json").read_text())
-        contract["crop_rule"] = "centre-square"
-        (Path(tmp) / "contract.json").write_text(json.dumps(contract))
-        raw = evaluate(["--data", str(data / "crosscheck" / "manifest.csv"), "--model", tmp,
-                        "--out", str(out / "shipped-crosscheck-raw"), "--conditions", "clean", "--quiet"])
-
-    lines = ["# Accuracy benchmark", "",
-             f"Command: `python benchmarks/accuracy.py --data {args.data}` (`make benchmark`).", ""]
-    for mname in models:
-        version = reports[(mname, "crosscheck")]["model_version"]
-        thr = reports[(mname, "crosscheck")]["threshold"]
-        lines += [f"## {mname} model ({version}, threshold {thr:.3f})", ""]
-        for sname in SETS:
-            rep = reports[(mname, sname)]
-            clean = rep["conditions"]["clean"]
-            lines += [f"### {sname}: clean, overall and per source", "", HEAD,
-                      row("**all**", clean["overall"])]
-            lines += [row(src, r) for src, r in clean["per_source"].items()]
-            lines += ["", f"### {sname}: robustness (all sources)", "", HEAD]
-            lines += [row(c, res["overall"]) for c, res in rep["conditions"].items()]
-            if "calibration" in rep:
-                lines += ["", f"Expected calibration error (clean): {rep['calibration']['ece']:.3f}"]
-            lines.append("")
-    lines += ["## Full pipeline vs the raw pictures (shipped model, cross-check set, clean)", "", HEAD,
-              row("face detection + crop rule (the predictor)",
-                  reports[("shipped", "crosscheck")]["conditions"]["clean"]["overall"]),
-              row("whole picture (centred square, no detector)", raw["conditions"]["clean"]["overall"]),
-              ""]
-    lines += ["## `facecheck scan` over the cross-check folder (shipped model)", "",
-              f"{scan['images']} images, accuracy {pct(scan['accuracy'])}, "
-              f"{scan['seconds']} s wall including start-up.", ""]
+    raw = evaluate_raw_pictures(models["shipped"], data, out)
     ev = reports[("shipped", "crosscheck")]["conditions"]["clean"]["overall"]["accuracy_all"]
     agree = abs(ev - scan["accuracy"]) < 1e-9
-    lines.append(f"`scan` and `evaluate` agree: {'yes' if agree else 'NO'} "
-                 f"(evaluate {pct(ev)}, scan {pct(scan['accuracy'])}).")
+    lines = render(args.data, list(models), reports, raw, scan, agree)
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.md").write_text("\n".join(lines) + "\n")
     summary = {f"{m}/{s}": {c: r["overall"] for c, r in rep["conditions"].items()}
@@ -156,6 +113,73 @@ def main():
     print("\n".join(lines))
     if not agree:
         sys.exit("scan and evaluate disagree")
+
+
+def evaluate_sets(models: dict[str, Path], data: Path, out: Path, reuse_reference: bool) -> dict:
+    """evaluate's report of every model on every set: {(model name, set name): report}."""
+    reports = {}
+    for mname, mdir in models.items():
+        for sname, (manifest, split) in SETS.items():
+            saved = out / f"{mname}-{sname}" / "metrics.json"
+            if mname == "reference" and reuse_reference and saved.exists():
+                reports[(mname, sname)] = json.loads(saved.read_text())
+                continue
+            argv = ["--data", str(data / manifest), "--model", str(mdir),
+                    "--out", str(out / f"{mname}-{sname}"), "--quiet"]
+            if split:
+                argv += ["--split", split]
+            reports[(mname, sname)] = evaluate(argv)
+    return reports
+
+
+def evaluate_raw_pictures(model_dir: Path, data: Path, out: Path) -> dict:
+    """The same model on the raw pictures (the whole centred square, no detector): the full
+    pipeline must not do worse on the cross-check set than this."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("model.keras", "contract.json"):
+            shutil.copy(model_dir / name, tmp)
+        contract = json.loads((Path(tmp) / "contract.json").read_text())
+        contract["crop_rule"] = "centre-square"
+        (Path(tmp) / "contract.json").write_text(json.dumps(contract))
+        return evaluate(["--data", str(data / "crosscheck" / "manifest.csv"), "--model", tmp,
+                         "--out", str(out / "shipped-crosscheck-raw"), "--conditions", "clean", "--quiet"])
+
+
+def render(data_arg: str, model_names: list[str], reports: dict, raw: dict, scan: dict,
+           agree: bool) -> list[str]:
+    """accuracy.md's lines."""
+    lines = ["# Accuracy benchmark", "",
+             f"Command: `python benchmarks/accuracy.py --data {data_arg}` (`make benchmark`).", ""]
+    for mname in model_names:
+        version = reports[(mname, "crosscheck")]["model_version"]
+        thr = reports[(mname, "crosscheck")]["threshold"]
+        lines += [f"## {mname} model ({version}, threshold {thr:.3f})", ""]
+        for sname in SETS:
+            lines += _set_section(sname, reports[(mname, sname)])
+    ev = reports[("shipped", "crosscheck")]["conditions"]["clean"]["overall"]["accuracy_all"]
+    lines += ["## Full pipeline vs the raw pictures (shipped model, cross-check set, clean)", "", HEAD,
+              row("face detection + crop rule (the predictor)",
+                  reports[("shipped", "crosscheck")]["conditions"]["clean"]["overall"]),
+              row("whole picture (centred square, no detector)", raw["conditions"]["clean"]["overall"]),
+              ""]
+    lines += ["## `facecheck scan` over the cross-check folder (shipped model)", "",
+              f"{scan['images']} images, accuracy {pct(scan['accuracy'])}, "
+              f"{scan['seconds']} s wall including start-up.", ""]
+    lines.append(f"`scan` and `evaluate` agree: {'yes' if agree else 'NO'} "
+                 f"(evaluate {pct(ev)}, scan {pct(scan['accuracy'])}).")
+    return lines
+
+
+def _set_section(sname: str, rep: dict) -> list[str]:
+    clean = rep["conditions"]["clean"]
+    lines = [f"### {sname}: clean, overall and per source", "", HEAD, row("**all**", clean["overall"])]
+    lines += [row(src, r) for src, r in clean["per_source"].items()]
+    lines += ["", f"### {sname}: robustness (all sources)", "", HEAD]
+    lines += [row(c, res["overall"]) for c, res in rep["conditions"].items()]
+    if "calibration" in rep:
+        lines += ["", f"Expected calibration error (clean): {rep['calibration']['ece']:.3f}"]
+    lines.append("")
+    return lines
 
 
 if __name__ == "__main__":

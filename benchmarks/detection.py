@@ -25,6 +25,7 @@ from facecheck.contract import Contract  # noqa: E402
 from facecheck.detector import Detector  # noqa: E402
 from facecheck.images import iter_image_files, load_image  # noqa: E402
 from facecheck.predictor import SHIPPED_MODEL_DIR  # noqa: E402
+from facecheck.preprocess import face_square  # noqa: E402
 from training.data import list_samples  # noqa: E402
 
 
@@ -46,8 +47,6 @@ def found_rates(detector, samples, min_px):
 
 def wide_portraits(detector, samples, contract, n=40):
     """A face-centred pool image pasted in the middle of a wide (or tall) plain canvas."""
-    from facecheck.preprocess import face_square
-
     rng = np.random.default_rng(0)
     ok = 0
     for i in rng.permutation(len(samples))[:n]:
@@ -83,16 +82,16 @@ def main(argv=None):
     if contract.crop_rule != "face-box":
         contract = Contract()
     cfg = contract.detector
-    detector = Detector.load(cfg=cfg)
+    detector = Detector.load(settings=cfg)
     lines = ["# Face detection benchmark", "",
-             f"`python benchmarks/detection.py` — detector {cfg['name']}, score >= {cfg['score_threshold']},"
-             f" NMS IoU {cfg['nms_iou']}, faces under {cfg['min_face_px']} px wide count as not found.", "",
+             f"`python benchmarks/detection.py` — detector {cfg.name}, score >= {cfg.score_threshold},"
+             f" NMS IoU {cfg.nms_iou}, faces under {cfg.min_face_px} px wide count as not found.", "",
              "| set | source | class | images | face found | target |", "|---|---|---|---|---|---|"]
     t0 = time.time()
     for name, samples, target in (
             ("crosscheck", list_samples(args.data / "crosscheck" / "manifest.csv"), 0.99),
             ("faces test", list_samples(args.data / "faces" / "manifest.csv", "test"), 0.97)):
-        by, misses = found_rates(detector, samples, cfg["min_face_px"])
+        by, misses = found_rates(detector, samples, cfg.min_face_px)
         for (src, lab), (k, n) in sorted(by.items()):
             lines.append(f"| {name} | {src} | {lab} | {n} | {k / n:.1%} | >= {target:.0%} |")
         k = sum(v[0] for v in by.values())

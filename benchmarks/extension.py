@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageOps  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
 from facecheck.system import cpu_name  # noqa: E402
 from tests.browser import ExtensionChromium, StaticServer, chromium_executable  # noqa: E402
@@ -91,8 +92,6 @@ class Chromium(ExtensionChromium):
 
 
 def run(ext: Path, cold_runs: int, warm_runs: int) -> dict:
-    from playwright.sync_api import sync_playwright
-
     folder = Path(tempfile.mkdtemp(prefix="facecheck-bench-"))
     profile = tempfile.mkdtemp(prefix="facecheck-profile-")
     names = images(folder)

@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from PIL import Image  # noqa: E402
+
 from facecheck import metrics as M  # noqa: E402
+from facecheck.images import ImageError, load_image  # noqa: E402
+from training.evaluate import CONDITIONS, degrade  # noqa: E402
 
 # The acceptance floors of issue #15: the one place they are written down.
 FLOORS = {
@@ -256,8 +261,6 @@ def stratified_limit(items: list[dict], limit: int, seed: int = 0) -> list[dict]
     `seed`), so every stratum is present whenever limit >= the number of strata. Order kept."""
     if not limit or limit >= len(items):
         return list(items)
-    import random
-
     strata = defaultdict(list)
     for i, it in enumerate(items):
         strata[(it["source"], it["label"])].append(i)
@@ -376,7 +379,7 @@ def run_scan(folders: list[Path], out_json: Path, model: str | None) -> dict:
     return json.loads(out_json.read_text())
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--model", help="model folder (default: the shipped model)")
@@ -384,16 +387,14 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=0,
                     help="at most N pictures per set, spread over its sources and classes (development)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when any floor is not PASS")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     t0 = time.time()
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
-    from PIL import Image
-
-    from facecheck.images import ImageError, load_image
-    from training.evaluate import CONDITIONS, degrade
-
     missing = [c for c in DEGRADED if c not in CONDITIONS]
     if missing:
         sys.exit(f"training.evaluate has no condition {missing}")
@@ -401,56 +402,23 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="facecheck-floors-") as tmp:
         tmp = Path(tmp)
-        # One symlink per distinct original (UTKFace test pictures are in two sets), then the
-        # degraded cross-check pictures as PNG (lossless: the scan sees exactly degrade()'s pixels).
-        link_of: dict[str, str] = {}
-        (tmp / "clean").mkdir()
-        for items in clean_sets.values():
-            for it in items:
-                if it["path"] not in link_of:
-                    link = tmp / "clean" / f"{len(link_of):05d}{Path(it['path']).suffix.lower()}"
-                    link.symlink_to(it["path"])
-                    link_of[it["path"]] = str(link)
-        deg_file: dict[tuple[str, str], str] = {}
-        pre_errors: dict[str, str] = {}
-        for cond in DEGRADED:
-            (tmp / cond).mkdir()
-        for i, it in enumerate(clean_sets["crosscheck"]):
-            try:
-                img = load_image(it["path"])
-            except ImageError as e:
-                for cond in DEGRADED:
-                    pre_errors[str(tmp / cond / f"{i:05d}.png")] = str(e)
-                    deg_file[(cond, it["path"])] = str(tmp / cond / f"{i:05d}.png")
-                continue
-            for cond in DEGRADED:
-                f = tmp / cond / f"{i:05d}.png"
-                Image.fromarray(degrade(img, cond)).save(f, compress_level=1)
-                deg_file[(cond, it["path"])] = str(f)
+        link_of = link_originals(clean_sets, tmp / "clean")
+        deg_file, pre_errors = write_degraded(clean_sets["crosscheck"], tmp)
         t_scan = time.time()
-        folders = [tmp / "clean", *(tmp / c for c in DEGRADED)]
-        doc = run_scan(folders, tmp / "scan.json", args.model)
+        doc = run_scan([tmp / "clean", *(tmp / c for c in DEGRADED)], tmp / "scan.json", args.model)
         scan_seconds = time.time() - t_scan
     results = {os.path.abspath(r["path"]): r for r in doc["results"]}
     for path, err in pre_errors.items():
         results.setdefault(path, {"path": path, "p_fake": None, "verdict": "error", "error": err})
 
-    def rows_for(items, file_of):
-        rows = []
-        for it in items:
-            r = results.get(os.path.abspath(file_of(it)))
-            if r is None:
-                r = {"p_fake": None, "verdict": "error", "error": "not in the scan's output"}
-            rows.append({**it, "p_fake": r.get("p_fake"), "verdict": r["verdict"],
-                         "error": r.get("error", "")})
-        return rows
+    def rows_of(name, file_of):
+        return scan_rows(clean_sets[name], file_of, results)
 
-    set_rows = {"faces-test": rows_for(clean_sets["faces-test"], lambda it: link_of[it["path"]]),
-                "crosscheck": rows_for(clean_sets["crosscheck"], lambda it: link_of[it["path"]])}
+    set_rows = {"faces-test": rows_of("faces-test", lambda it: link_of[it["path"]]),
+                "crosscheck": rows_of("crosscheck", lambda it: link_of[it["path"]])}
     for cond in DEGRADED:
-        set_rows[f"crosscheck-{cond}"] = rows_for(clean_sets["crosscheck"],
-                                                  lambda it, c=cond: deg_file[(c, it["path"])])
-    utk_rows = rows_for(clean_sets["utkface-valtest"], lambda it: link_of[it["path"]])
+        set_rows[f"crosscheck-{cond}"] = rows_of("crosscheck", lambda it, c=cond: deg_file[(c, it["path"])])
+    utk_rows = rows_of("utkface-valtest", lambda it: link_of[it["path"]])
 
     report = {
         "command": "python benchmarks/floors.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -465,20 +433,72 @@ def main(argv=None) -> int:
     text = render_markdown(report)
     (out / "floors.md").write_text(text)
     (out / "floors.json").write_text(json.dumps(report, indent=2) + "\n")
-    with open(out / "predictions.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["set", "source", "label", "path (under --data)", "p_fake", "verdict", "error"])
-        for name, rows in {**set_rows, "utkface-valtest": utk_rows}.items():
-            for r in rows:
-                p = r["p_fake"]
-                w.writerow([name, r["source"], r["label"], os.path.relpath(r["path"], data.resolve()),
-                            "" if p is None else f"{p:.5f}", r["verdict"], r["error"]])
+    write_predictions(out / "predictions.csv", {**set_rows, "utkface-valtest": utk_rows}, data)
     print(text)
     failed = [f["name"] for f in report["floors"] if f["status"] != "PASS"]
     if args.strict and failed:
         print(f"{len(failed)} floor(s) not met: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def link_originals(clean_sets: dict[str, list[dict]], folder: Path) -> dict[str, str]:
+    """One symlink in `folder` per distinct original (UTKFace test pictures are in two sets):
+    {original path: link}."""
+    folder.mkdir()
+    link_of: dict[str, str] = {}
+    for items in clean_sets.values():
+        for it in items:
+            if it["path"] not in link_of:
+                link = folder / f"{len(link_of):05d}{Path(it['path']).suffix.lower()}"
+                link.symlink_to(it["path"])
+                link_of[it["path"]] = str(link)
+    return link_of
+
+
+def write_degraded(items: list[dict], tmp: Path) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+    """Each picture under every DEGRADED condition, as PNG in tmp/CONDITION/ (lossless: the scan
+    sees exactly degrade()'s pixels): {(condition, original path): file}, and {file: error} for
+    the pictures that could not be read."""
+    deg_file: dict[tuple[str, str], str] = {}
+    pre_errors: dict[str, str] = {}
+    for cond in DEGRADED:
+        (tmp / cond).mkdir()
+    for i, it in enumerate(items):
+        try:
+            img = load_image(it["path"])
+        except ImageError as e:
+            for cond in DEGRADED:
+                pre_errors[str(tmp / cond / f"{i:05d}.png")] = str(e)
+                deg_file[(cond, it["path"])] = str(tmp / cond / f"{i:05d}.png")
+            continue
+        for cond in DEGRADED:
+            f = tmp / cond / f"{i:05d}.png"
+            Image.fromarray(degrade(img, cond)).save(f, compress_level=1)
+            deg_file[(cond, it["path"])] = str(f)
+    return deg_file, pre_errors
+
+
+def scan_rows(items: list[dict], file_of, results: dict[str, dict]) -> list[dict]:
+    """Each picture with its scan verdict, p_fake and error; `file_of(item)` is the file scanned."""
+    rows = []
+    for it in items:
+        r = results.get(os.path.abspath(file_of(it)))
+        if r is None:
+            r = {"p_fake": None, "verdict": "error", "error": "not in the scan's output"}
+        rows.append({**it, "p_fake": r.get("p_fake"), "verdict": r["verdict"], "error": r.get("error", "")})
+    return rows
+
+
+def write_predictions(path: Path, rows_by_set: dict[str, list[dict]], data: Path):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["set", "source", "label", "path (under --data)", "p_fake", "verdict", "error"])
+        for name, rows in rows_by_set.items():
+            for r in rows:
+                p = r["p_fake"]
+                w.writerow([name, r["source"], r["label"], os.path.relpath(r["path"], data.resolve()),
+                            "" if p is None else f"{p:.5f}", r["verdict"], r["error"]])
 
 
 if __name__ == "__main__":

@@ -117,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     blobs = [(p.name, p.read_bytes()) for p in FACES]
     assert len(blobs) == 32, f"expected the 32 fixture faces, found {len(blobs)}"
     load_before = os.getloadavg()
+    m = measure(blobs, args.repeats, args.clients, args.requests)
+    m["load_average"] = (load_before[0], os.getloadavg()[0])
+    text = render(m, args, len(blobs))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+def measure(blobs: list[tuple[str, bytes]], repeats: int, clients: int, per_client: int) -> dict:
+    """Start the server, time batching and the load run against it, and read its memory."""
     proc, url = start_server({"FACECHECK_MAX_IMAGES": "64"})
     api = url + "/api/v1"
     try:
@@ -127,36 +138,45 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(2):
             one_batch(session, api, blobs)
             sequential(session, api, blobs[:4])
-        batch_s = statistics.median(one_batch(session, api, blobs) for _ in range(args.repeats))
-        seq_s = statistics.median(sequential(session, api, blobs) for _ in range(args.repeats))
-        load = load_run(api, blobs, args.clients, args.requests)
+        batch_s = statistics.median(one_batch(session, api, blobs) for _ in range(repeats))
+        seq_s = statistics.median(sequential(session, api, blobs) for _ in range(repeats))
+        load = load_run(api, blobs, clients, per_client)
         rss_now, rss_peak = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    load_after = os.getloadavg()
+    return {"info": info, "batch_s": batch_s, "seq_s": seq_s, "load": load,
+            "rss_mb": (rss_idle, rss_now, rss_peak)}
 
-    batch_ips, seq_ips = len(blobs) / batch_s, len(blobs) / seq_s
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def render(m: dict, args: argparse.Namespace, n_images: int) -> str:
+    """server.md."""
+    batch_ips, seq_ips = n_images / m["batch_s"], n_images / m["seq_s"]
     speedup = batch_ips / seq_ips
+    load, (rss_idle, rss_now, rss_peak) = m["load"], m["rss_mb"]
+    load_before, load_after = m["load_average"]
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
-    verdict = lambda ok: "met" if ok else "**not met**"  # noqa: E731
-    c = info["contract"]
+    c = m["info"]["contract"]
     lines = [
         "# Server benchmark", "",
-        f"`python benchmarks/server.py` on {os.cpu_count()} cores ({cpu}), {info['device']}; model "
+        f"`python benchmarks/server.py` on {os.cpu_count()} cores ({cpu}), {m['info']['device']}; model "
         f"{c['model_version']} (crop rule {c['crop_rule']}); waitress with its default 4 threads; "
         f"client and server on the same machine. Load average before / after: "
-        f"{load_before[0]:.2f} / {load_after[0]:.2f} (anything else running slows every figure).", "",
+        f"{load_before:.2f} / {load_after:.2f} (anything else running slows every figure).", "",
         "| measurement | result | target |", "|---|---|---|",
         f"| one request of 32 face photos (300x300 JPEG), median of {args.repeats} | "
-        f"**{batch_ips:.0f} images/s** ({1e3 * batch_s:.0f} ms) | "
-        f">= 100 images/s: {verdict(batch_ips >= 100)} |",
+        f"**{batch_ips:.0f} images/s** ({1e3 * m['batch_s']:.0f} ms) | "
+        f">= 100 images/s: {_verdict(batch_ips >= 100)} |",
         f"| 32 sequential single-image requests (raw body), median of {args.repeats} | "
-        f"{seq_ips:.0f} images/s ({1e3 * seq_s / len(blobs):.1f} ms per request) | |",
-        f"| batch speed-up | **{speedup:.1f}x** | >= 2x: {verdict(speedup >= 2)} |",
+        f"{seq_ips:.0f} images/s ({1e3 * m['seq_s'] / n_images:.1f} ms per request) | |",
+        f"| batch speed-up | **{speedup:.1f}x** | >= 2x: {_verdict(speedup >= 2)} |",
         f"| load: {args.clients} concurrent clients x {args.requests} single-image requests | "
-        f"**{load['errors']} errors** in {load['requests']} requests | 0: {verdict(load['errors'] == 0)} |",
+        f"**{load['errors']} errors** in {load['requests']} requests | 0: {_verdict(load['errors'] == 0)} |",
         f"| load: latency p50 / p95 / max | {load['p50_ms']:.0f} / {load['p95_ms']:.0f} / "
         f"{load['max_ms']:.0f} ms | |",
         f"| load: throughput | {load['throughput']:.0f} requests/s ({load['wall_s']:.1f} s) | |",
@@ -165,11 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if load["first_errors"]:
         lines += ["", "First errors: " + "; ".join(load["first_errors"])]
-    text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
-    return 0
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image, ImageFilter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from facecheck import metrics as M  # noqa: E402
 from facecheck.images import load_image  # noqa: E402
 from facecheck.predictor import SHIPPED_MODEL_DIR, Predictor  # noqa: E402
+from training.augment import _Draws, _flatten_background  # noqa: E402
 from training.data import list_samples  # noqa: E402
 
 FFHQ_FRAMED = {("rvf10k", 0), ("realorfake", 0), ("rvf10k", 1), ("omi", 1)}
@@ -65,10 +67,6 @@ def upscale(img, factor=1.4):
 
 
 def plain_backdrop(img, seed):
-    import tensorflow as tf
-
-    from training.augment import _Draws, _flatten_background
-
     out = _flatten_background(tf.cast(img, tf.float32), _Draws(tf.constant([7, seed], tf.int64)))
     return np.clip(np.round(out.numpy()), 0, 255).astype(np.uint8)
 

@@ -13,6 +13,8 @@ Targets (predictor issue): Python >= 150 images/s; browser <= 30 ms and <= 10 ms
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
+from facecheck.contract import Contract  # noqa: E402
 from facecheck.images import load_image  # noqa: E402
 from facecheck.predictor import Predictor, default_model_dir  # noqa: E402
 from facecheck.preprocess import model_input  # noqa: E402
@@ -83,8 +87,6 @@ def python_speed(model_dir: Path, repeats: int = 10) -> dict:
 
 
 def browser_speed(model_dir: Path, runs: int = 30) -> dict:
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         subprocess.run([sys.executable, "-m", "export.tfjs", "--model", str(model_dir),
@@ -113,13 +115,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     py = python_speed(args.model)
     br = browser_speed(args.model)
-    import os
-    import platform
-
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
-    from facecheck.contract import Contract
-
     contract = Contract.load(args.model)
     mirror = "face + mirror image" if contract.test_time_flip else "one model call"
     load = os.getloadavg()[0]

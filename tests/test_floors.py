@@ -22,7 +22,7 @@ from benchmarks.floors import (
     stratified_limit,
     utk_groups,
 )
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def _row(label, verdict, p=None, source="s"):

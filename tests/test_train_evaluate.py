@@ -2,8 +2,19 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from PIL import Image
 
-from tests.conftest import FACES
+from facecheck import metrics as M
+from facecheck.contract import Contract
+from tests.helpers import FACES
+from training.augment import _border_jitter, _Draws, make_augment
+from training.config import parse_args
+from training.data import Sample, decode, list_samples
+from training.evaluate import CONDITIONS, degrade
+from training.evaluate import main as evaluate_main
+from training.train import Checkpoint, build_train_dataset, sample_order, sampling_shares
+from training.train import main as train_main
 
 
 def test_training_run_folder_has_everything(tiny_model):
@@ -13,6 +24,9 @@ def test_training_run_folder_has_everything(tiny_model):
     config = json.loads((tiny_model / "config.json").read_text())
     assert config["arch"] == "facecheck" and config["seed"] == 1337
     assert config["sampling_shares"]
+    replay = parse_args(["--config", str(tiny_model / "config.json"), "--out", "runs/again"])
+    assert (replay.data, replay.epochs, replay.steps_per_epoch, replay.batch_size, replay.no_cache) == (
+        str(FACES), 2, 3, 8, True), "config.json replays the run"
     metrics = json.loads((tiny_model / "metrics.json").read_text())
     assert metrics["epochs_run"] == 2
     # One patch epoch (validated on a quarter of the split), then one whole-crop epoch: the kept
@@ -26,9 +40,6 @@ def test_training_run_folder_has_everything(tiny_model):
 
 
 def test_sampling_shares_balance_the_classes():
-    from training.data import Sample
-    from training.train import sampling_shares
-
     samples = ([Sample("a", 0, "big")] * 400 + [Sample("b", 0, "small")] * 100
                + [Sample("c", 1, "gan")] * 50)
     shares = sampling_shares(samples, {"small": 2.0})
@@ -38,11 +49,6 @@ def test_sampling_shares_balance_the_classes():
 
 
 def test_patch_epochs_cut_unresampled_squares_then_whole_crops():
-    from facecheck.contract import Contract
-    from training.augment import make_augment
-    from training.data import Sample
-    from training.train import build_train_dataset
-
     images = np.random.default_rng(1).integers(0, 256, (6, 160, 160, 3), np.uint8)
     samples = [Sample("s", i % 2, "g") for i in range(6)]
     shares = {("g", 0): 0.5, ("g", 1): 0.5}
@@ -56,11 +62,6 @@ def test_patch_epochs_cut_unresampled_squares_then_whole_crops():
 
 
 def test_augmentation_is_seeded_and_keeps_shape():
-    import tensorflow as tf
-
-    from facecheck.contract import Contract
-    from training.augment import make_augment
-
     img = tf.constant(np.random.default_rng(0).integers(0, 256, (160, 160, 3), np.uint8))
     aug = make_augment(Contract(), "facecheck")
     seeds = [tf.constant([1, i], tf.int64) for i in range(6)]
@@ -74,11 +75,6 @@ def test_augmentation_is_seeded_and_keeps_shape():
 
 
 def test_border_jitter_keeps_the_picture_and_changes_only_a_thin_border():
-    import tensorflow as tf
-
-    from facecheck.contract import Contract
-    from training.augment import _border_jitter, _Draws
-
     # A flat picture with a bright 1-pixel frame: after the jitter the frame has moved inwards
     # (the picture was shrunk 2-10 %), the middle is untouched, and every border row or column
     # outside the shrunk picture is filled with something.
@@ -94,11 +90,6 @@ def test_border_jitter_keeps_the_picture_and_changes_only_a_thin_border():
 
 
 def test_augmentation_with_border_jitter_is_seeded():
-    import tensorflow as tf
-
-    from facecheck.contract import Contract
-    from training.augment import make_augment
-
     img = tf.constant(np.random.default_rng(1).integers(0, 256, (160, 160, 3), np.uint8))
     aug = make_augment(Contract(), "facecheck", border_jitter=1.0)
     for i in range(4):
@@ -108,10 +99,6 @@ def test_augmentation_with_border_jitter_is_seeded():
 
 
 def test_data_layouts(tmp_path):
-    from PIL import Image
-
-    from training.data import decode, list_samples
-
     for split in ("train", "valid", "test"):
         for label in ("real", "fake"):
             d = tmp_path / "kaggle" / split / label
@@ -132,8 +119,6 @@ def test_data_layouts(tmp_path):
 
 
 def test_evaluate_writes_metrics_and_plots(tmp_path, tiny_model):
-    from training.evaluate import main as evaluate_main
-
     out = tmp_path / "report"
     report = evaluate_main(["--data", str(FACES), "--model", str(tiny_model), "--out", str(out),
                             "--conditions", "clean,jpeg50,down0.5", "--quiet"])
@@ -151,8 +136,6 @@ def test_evaluate_writes_metrics_and_plots(tmp_path, tiny_model):
 
 
 def test_degradations_change_pixels_but_not_size():
-    from training.evaluate import CONDITIONS, degrade
-
     img = np.random.default_rng(0).integers(0, 256, (120, 90, 3), np.uint8)
     for cond in CONDITIONS:
         out = degrade(img, cond)
@@ -161,8 +144,6 @@ def test_degradations_change_pixels_but_not_size():
 
 
 def test_operating_point_keeps_every_real_source_under_the_accusation_cap():
-    from facecheck import metrics as M
-
     rng = np.random.default_rng(0)
     # Two real sources, one of which looks far more "generated" than the other, and one fake source.
     p = np.r_[rng.uniform(0.0, 0.4, 200), rng.uniform(0.1, 0.8, 200), rng.uniform(0.5, 1.0, 200)]
@@ -180,9 +161,6 @@ def test_operating_point_keeps_every_real_source_under_the_accusation_cap():
 def test_train_resumes_after_an_interruption(tmp_path):
     """A run stopped after its second epoch and resumed ends like an uninterrupted run: the same
     number of epochs in one history, the same data (element k is always the same image and draw)."""
-    from training.train import Checkpoint
-    from training.train import main as train_main
-
     args = ["--data", str(FACES), "--epochs", "3", "--patch-epochs", "1", "--steps-per-epoch", "2",
             "--batch-size", "8", "--no-cache", "--quiet"]
     run = tmp_path / "run"
@@ -215,9 +193,6 @@ def test_train_resumes_after_an_interruption(tmp_path):
 
 
 def test_sample_order_is_a_fixed_function_of_the_seed():
-    from training.data import Sample
-    from training.train import sample_order
-
     samples = [Sample(str(i), i % 2, "a" if i < 6 else "b") for i in range(10)]
     shares = {("a", 0): 0.25, ("b", 0): 0.25, ("a", 1): 0.25, ("b", 1): 0.25}
     a, b = sample_order(samples, shares, 400, 3), sample_order(samples, shares, 400, 3)

@@ -164,7 +164,11 @@ def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: f
 
     border_jitter: share of crops given a foreign border (_border_jitter); off by default.
     quality_match: (share of reals, share of fakes) given a _quality_drop at the end; off by
-    default. More fakes than reals, so that both classes' picture quality spreads alike."""
+    default. More fakes than reals, so that both classes' picture quality spreads alike.
+
+    The steps run in a fixed order and each takes its draws from the element's one _Draws in
+    turn, so a step's draws depend on every step before it: reordering steps changes every
+    augmentation after them (and what a resumed run sees)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown augmentation policy {policy!r}")
     out = contract.input_size
@@ -173,68 +177,90 @@ def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: f
     def augment(image, seed, label=None):
         d = _Draws(seed)
         img = tf.cast(image, tf.float32)
-        n = tf.shape(img)[0]
-        nf = tf.cast(n, tf.float32)
-
         if full:
-            background = d.uniform()
-            img = tf.case([(background < 0.2, lambda: _flatten_background(img, d)),
-                           (background < 0.35, lambda: _defocus_background(img, d))],
-                          default=lambda: img)
-        max_deg = 10.0 if full else 15.0
-        angle = d.uniform(-max_deg, max_deg) * (math.pi / 180.0)
-        img = tf.cond(d.chance(0.2 if full else 0.5), lambda: _rotate(img, angle), lambda: img)
-
-        # Random framing, resized with the contract's op. The detector's crop rule gives most
-        # faces the pool's framing, but a face that fills its picture (the UTKFace reals, many
-        # web portraits) is cut tighter, since crops are never padded. So 25 % of crops are
-        # tighter (down to the UTKFace framing), for both classes alike, and the rest stay close
-        # to the rule's framing and are only downscaled, like photos at inference. Never zoomed
-        # out far: inference crops never hold padding. But a crop of a picture inside a larger
-        # one takes in a few pixels beyond the picture's edge, which border jitter (below) covers.
-        if full:
-            frac = tf.where(d.chance(0.25), d.uniform(0.6, 0.88), d.uniform(0.88, 1.0))
-        else:  # the reference recipe: small shifts only
-            frac = d.uniform(0.88, 1.0)
-        side = tf.cast(tf.round(nf * frac), tf.int32)
-        ox = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
-        oy = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
-        img = tf.image.crop_to_bounding_box(img, oy, ox, side, side)
-        img = tf.ensure_shape(resize(img, out, contract), (out, out, 3))
-
+            img = _background(img, d)
+        img = _random_rotation(img, d, full)
+        img = _random_framing(img, d, full, contract)
         if border_jitter > 0:
             img = tf.cond(d.chance(border_jitter), lambda: _border_jitter(img, d, contract),
                           lambda: img)
             img = tf.ensure_shape(img, (out, out, 3))
         img = tf.cond(d.chance(0.5), lambda: tf.image.flip_left_right(img), lambda: img)
-
-        img = img + d.uniform(-20.0, 20.0)  # brightness
+        img = _photometric(img, d, full)
         if full:
-            def colour(x):
-                mean = tf.reduce_mean(x, axis=[0, 1], keepdims=True)
-                x = (x - mean) * d.uniform(0.8, 1.25) + mean  # contrast
-                grey = tf.reduce_mean(x, axis=-1, keepdims=True)
-                return (x - grey) * d.uniform(0.7, 1.3) + grey  # saturation
-            img = tf.cond(d.chance(0.8), lambda: colour(img), lambda: img)
-        img = tf.clip_by_value(img, 0.0, 255.0)
-
-        img = tf.cond(d.chance(0.1 if full else 0.3),
-                      lambda: _gaussian_blur(img, d.uniform(0.3, 1.5)), lambda: img)
-        if full:
-            small = tf.cast(tf.round(out * d.uniform(0.35, 0.8)), tf.int32)
-            img = tf.cond(
-                d.chance(0.15),
-                lambda: tf.image.resize(resize(img, small, contract), (out, out), "bilinear"),
-                lambda: img)
-            quality = tf.cast(d.uniform(40.0, 96.0), tf.int32)
-            img = tf.cond(
-                d.chance(0.35),
-                lambda: tf.cast(tf.image.adjust_jpeg_quality(
-                    tf.cast(tf.round(tf.clip_by_value(img, 0, 255)), tf.uint8), quality), tf.float32),
-                lambda: img)
+            img = _web_copy(img, d, contract)
         if label is not None and max(quality_match) > 0:
             share = tf.where(tf.cast(label, tf.float32) > 0.5, quality_match[1], quality_match[0])
             img = tf.cond(d.uniform() < share, lambda: _quality_drop(img, d, contract), lambda: img)
         return tf.ensure_shape(tf.clip_by_value(img, 0.0, 255.0), (out, out, 3))
 
     return augment
+
+
+def _background(img, d: _Draws):
+    """A plain studio-like backdrop behind 20 % of faces, a defocused one behind 15 %."""
+    background = d.uniform()
+    return tf.case([(background < 0.2, lambda: _flatten_background(img, d)),
+                    (background < 0.35, lambda: _defocus_background(img, d))],
+                   default=lambda: img)
+
+
+def _random_rotation(img, d: _Draws, full: bool):
+    max_deg = 10.0 if full else 15.0
+    angle = d.uniform(-max_deg, max_deg) * (math.pi / 180.0)
+    return tf.cond(d.chance(0.2 if full else 0.5), lambda: _rotate(img, angle), lambda: img)
+
+
+def _random_framing(img, d: _Draws, full: bool, contract: Contract):
+    """A random square of the picture, resized to the model's input with the contract's op.
+
+    The detector's crop rule gives most faces the pool's framing, but a face that fills its
+    picture (the UTKFace reals, many web portraits) is cut tighter, since crops are never padded.
+    So 25 % of crops are tighter (down to the UTKFace framing), for both classes alike, and the
+    rest stay close to the rule's framing and are only downscaled, like photos at inference. Never
+    zoomed out far: inference crops never hold padding. But a crop of a picture inside a larger
+    one takes in a few pixels beyond the picture's edge, which border jitter covers."""
+    out = contract.input_size
+    n = tf.shape(img)[0]
+    if full:
+        frac = tf.where(d.chance(0.25), d.uniform(0.6, 0.88), d.uniform(0.88, 1.0))
+    else:  # the reference recipe: small shifts only
+        frac = d.uniform(0.88, 1.0)
+    side = tf.cast(tf.round(tf.cast(n, tf.float32) * frac), tf.int32)
+    ox = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
+    oy = tf.cast(tf.floor(d.uniform() * tf.cast(n - side + 1, tf.float32)), tf.int32)
+    img = tf.image.crop_to_bounding_box(img, oy, ox, side, side)
+    return tf.ensure_shape(resize(img, out, contract), (out, out, 3))
+
+
+def _photometric(img, d: _Draws, full: bool):
+    """Brightness, then (facecheck policy) contrast and saturation, then blur."""
+    img = img + d.uniform(-20.0, 20.0)
+    if full:
+        img = tf.cond(d.chance(0.8), lambda: _colour_jitter(img, d), lambda: img)
+    img = tf.clip_by_value(img, 0.0, 255.0)
+    return tf.cond(d.chance(0.1 if full else 0.3),
+                   lambda: _gaussian_blur(img, d.uniform(0.3, 1.5)), lambda: img)
+
+
+def _colour_jitter(img, d: _Draws):
+    mean = tf.reduce_mean(img, axis=[0, 1], keepdims=True)
+    img = (img - mean) * d.uniform(0.8, 1.25) + mean  # contrast
+    grey = tf.reduce_mean(img, axis=-1, keepdims=True)
+    return (img - grey) * d.uniform(0.7, 1.3) + grey  # saturation
+
+
+def _web_copy(img, d: _Draws, contract: Contract):
+    """What a web copy goes through: down-then-up rescaling (15 %), JPEG re-compression (35 %)."""
+    out = contract.input_size
+    small = tf.cast(tf.round(out * d.uniform(0.35, 0.8)), tf.int32)
+    img = tf.cond(
+        d.chance(0.15),
+        lambda: tf.image.resize(resize(img, small, contract), (out, out), "bilinear"),
+        lambda: img)
+    quality = tf.cast(d.uniform(40.0, 96.0), tf.int32)
+    return tf.cond(
+        d.chance(0.35),
+        lambda: tf.cast(tf.image.adjust_jpeg_quality(
+            tf.cast(tf.round(tf.clip_by_value(img, 0, 255)), tf.uint8), quality), tf.float32),
+        lambda: img)

@@ -18,6 +18,10 @@ import numpy as np
 
 from facecheck import metrics as M
 from facecheck.contract import Contract
+from facecheck.detector_settings import DetectorSettings
+from facecheck.predictor import Predictor
+from facecheck.preprocess import eval_inputs
+from training.data import decode, face_crops, list_samples
 
 
 def calibrate(predictor, val_inputs: np.ndarray, y: np.ndarray, sources, max_false_accusation: float = 0.05,
@@ -65,18 +69,11 @@ def main(argv=None):
     ap.add_argument("--max-unsure", type=float, default=0.10)
     ap.add_argument("--reset-detector", action="store_true",
                     help="set the contract's face-detector settings to the current defaults "
-                         "(facecheck/detector.py DEFAULTS) before calibrating")
+                         "(facecheck/detector_settings.py) before calibrating")
     args = ap.parse_args(argv)
-    from facecheck.predictor import Predictor
-    from facecheck.preprocess import eval_inputs
-    from training.data import decode, face_crops, list_samples
-
     predictor = Predictor.load(args.model)
     if args.reset_detector:
-        from facecheck.detector import DEFAULTS
-
-        predictor.contract.detector = dict(DEFAULTS)
-        predictor.detector.cfg = dict(DEFAULTS)
+        predictor.contract.detector = predictor.detector.settings = DetectorSettings()
     images, samples, _ = decode(list_samples(args.data, args.split), args.cache_size)
     images, _ = face_crops(images, samples, predictor.contract, args.cache_size)
     report, _ = calibrate(predictor, eval_inputs(images, predictor.contract),

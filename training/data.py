@@ -15,6 +15,7 @@ result on disk so a second run starts in seconds.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import json
@@ -22,11 +23,13 @@ import os
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from facecheck.contract import Contract
 from facecheck.images import IMAGE_EXTENSIONS, ImageError, load_image
 
 LABELS = {"real": 0, "fake": 1}
@@ -96,7 +99,8 @@ def decode(samples: list[Sample], size: int, workers: int | None = None,
         failures = [tuple(f.split("\t", 1)) for f in z["failures"]]
         return z["images"], [samples[i] for i in keep], failures
 
-    from facecheck.contract import Contract
+    # facecheck.preprocess starts TensorFlow: imported only when there is decoding to do, so that
+    # listing and counting samples (`python -m training.data`, tests/test_pool.py) stay quick.
     from facecheck.preprocess import centre_square, resize
 
     contract = Contract()
@@ -117,7 +121,6 @@ def decode(samples: list[Sample], size: int, workers: int | None = None,
     with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
         results = pool.map(one, samples)
         if progress:
-            from tqdm import tqdm
             results = tqdm(results, total=len(samples), desc="decode", unit="img", file=sys.stderr)
         for i, (img, err) in enumerate(results):
             if img is None:
@@ -149,22 +152,22 @@ def face_crops(images: np.ndarray, samples: list[Sample], contract, size: int,
         return images, 0
     key = hashlib.sha256(
         f"{_cache_key(samples, images.shape[1])}|{size}|{contract.crop_scale}|{contract.crop_shift_y}|"
-        f"fit|{json.dumps(contract.detector, sort_keys=True)}".encode()).hexdigest()[:20]
+        f"fit|{json.dumps(asdict(contract.detector), sort_keys=True)}".encode()).hexdigest()[:20]
     cache_file = CACHE_DIR / f"faces-{key}.npz"
     if cache and cache_file.exists():
         z = np.load(cache_file)
         return z["crops"], int(z["missing"])
 
+    # TensorFlow's start-up, as in decode().
     from facecheck.detector import Detector
     from facecheck.preprocess import cut_square, face_square, resize
 
-    detector = Detector.load(cfg=contract.detector, batch_size=64)
+    detector = Detector.load(settings=contract.detector, batch_size=64)
     crops = np.zeros((len(images), size, size, 3), np.uint8)
     missing = 0
     step = 256
     bar = None
     if progress:
-        from tqdm import tqdm
         bar = tqdm(total=len(images), desc="faces", unit="img", file=sys.stderr)
     for start in range(0, len(images), step):
         chunk = images[start : start + step]
@@ -203,8 +206,6 @@ def describe(samples: list[Sample]) -> Counter:
 
 
 if __name__ == "__main__":
-    import argparse
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("path", help="manifest CSV or folder")
     args = ap.parse_args()

@@ -27,9 +27,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+from matplotlib.figure import Figure
 from PIL import Image, ImageFilter
+from sklearn.metrics import roc_curve
+from tqdm import tqdm
 
 from facecheck import metrics as M
+from facecheck.images import ImageError, load_image
+from training.data import list_samples
 
 CONDITIONS = ("clean", "jpeg90", "jpeg70", "jpeg50", "down0.5", "down0.25", "blur1")
 
@@ -70,11 +75,9 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    from tqdm import tqdm
-
-    from facecheck.images import ImageError, load_image
-    from facecheck.predictor import Predictor
-    from training.data import list_samples
+    # facecheck.predictor starts TensorFlow: imported here, so that `facecheck evaluate --help`
+    # and the users of degrade() (benchmarks/floors.py) do not wait for it.
+    from facecheck.predictor import Predictor, default_model_dir
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     for c in conditions:
@@ -87,34 +90,18 @@ def main(argv=None) -> dict:
     threshold = predictor.contract.threshold if args.threshold is None else args.threshold
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
-    def load(s):
-        try:
-            return load_image(s.path), None
-        except ImageError as e:
-            return None, str(e)
-
-    with ThreadPoolExecutor(os.cpu_count()) as pool:
-        loaded = list(tqdm(pool.map(load, samples), total=len(samples), desc="decode",
-                           file=sys.stderr, disable=args.quiet))
-    failures = [(s.path, err) for s, (img, err) in zip(samples, loaded, strict=False) if img is None]
-    kept = [(s, img) for s, (img, _) in zip(samples, loaded, strict=False) if img is not None]
+    kept, failures = load_images(samples, args.quiet)
     y = np.array([s.label for s, _ in kept])
     sources = np.array([s.source for s, _ in kept])
 
-    report = {"data": str(args.data), "split": args.split, "model": str(predictor_dir(args)),
+    model_dir = Path(args.model) if args.model else default_model_dir()
+    report = {"data": str(args.data), "split": args.split, "model": str(model_dir),
               "model_version": predictor.contract.model_version, "threshold": threshold,
               "n_images": len(kept), "failures": failures, "conditions": {}}
     p_by_condition = {}
     for cond in conditions:
-        p = []
-        for start in tqdm(range(0, len(kept), args.batch_size), desc=cond, file=sys.stderr,
-                          disable=args.quiet):
-            chunk = [degrade(img, cond) for _, img in kept[start : start + args.batch_size]]
-            p.extend(np.nan if r["p_fake"] is None else r["p_fake"]
-                     for r in predictor.predict_many(chunk))
-        p = np.array(p, np.float64)
-        p_by_condition[cond] = p
+        p = p_by_condition[cond] = predict_degraded(predictor, [img for _, img in kept], cond,
+                                                    args.batch_size, args.quiet)
         report["conditions"][cond] = {
             "overall": scored_report(y, p, threshold),
             "per_source": {src: scored_report(y[sources == src], p[sources == src], threshold)
@@ -125,15 +112,46 @@ def main(argv=None) -> dict:
         judged = ~np.isnan(p)
         report["calibration"] = {"ece": M.expected_calibration_error(y[judged], p[judged])}
         _plots(y[judged], p[judged], sources[judged], threshold, out)
-    with open(out / "predictions.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "label", "source"] + [f"p_fake_{c}" for c in conditions])
-        for i, (s, _) in enumerate(kept):
-            w.writerow([s.path, "fake" if s.label else "real", s.source]
-                       + [f"{p_by_condition[c][i]:.5f}" for c in conditions])
+    _write_predictions(out / "predictions.csv", [s for s, _ in kept], conditions, p_by_condition)
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(format_report(report))
     return report
+
+
+def _load(sample):
+    try:
+        return load_image(sample.path), None
+    except ImageError as e:
+        return None, str(e)
+
+
+def load_images(samples, quiet: bool) -> tuple[list, list]:
+    """(sample, decoded image) for every readable file, and (path, error) for the others."""
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        loaded = list(tqdm(pool.map(_load, samples), total=len(samples), desc="decode",
+                           file=sys.stderr, disable=quiet))
+    failures = [(s.path, err) for s, (img, err) in zip(samples, loaded, strict=False) if img is None]
+    kept = [(s, img) for s, (img, _) in zip(samples, loaded, strict=False) if img is not None]
+    return kept, failures
+
+
+def predict_degraded(predictor, images, condition: str, batch_size: int, quiet: bool) -> np.ndarray:
+    """p_fake of every image under one condition; NaN where no face was judged."""
+    p = []
+    for start in tqdm(range(0, len(images), batch_size), desc=condition, file=sys.stderr,
+                      disable=quiet):
+        chunk = [degrade(img, condition) for img in images[start : start + batch_size]]
+        p.extend(np.nan if r["p_fake"] is None else r["p_fake"] for r in predictor.predict_many(chunk))
+    return np.array(p, np.float64)
+
+
+def _write_predictions(path: Path, samples, conditions, p_by_condition: dict):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "source"] + [f"p_fake_{c}" for c in conditions])
+        for i, s in enumerate(samples):
+            w.writerow([s.path, "fake" if s.label else "real", s.source]
+                       + [f"{p_by_condition[c][i]:.5f}" for c in conditions])
 
 
 def scored_report(y, p, threshold) -> dict:
@@ -146,12 +164,6 @@ def scored_report(y, p, threshold) -> dict:
     acc = rep.get("accuracy")
     rep["accuracy_all"] = None if acc is None or not len(y) else acc * judged.sum() / len(y)
     return rep
-
-
-def predictor_dir(args):
-    from facecheck.predictor import default_model_dir
-
-    return Path(args.model) if args.model else default_model_dir()
 
 
 def _pct(v):
@@ -185,13 +197,8 @@ def format_report(report: dict) -> str:
 
 
 def _plots(y, p, sources, threshold, out: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
-
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     if len(set(y)) == 2:
         fpr, tpr, _ = roc_curve(y, p)
         ax.plot(fpr, tpr, label=f"all (AUC {M.roc_auc(y, p):.3f})", lw=2)
@@ -201,11 +208,11 @@ def _plots(y, p, sources, threshold, out: Path):
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(out / "roc.png", dpi=100)
-    plt.close(fig)
 
     pred = (p >= threshold).astype(int)
     cm = np.array([[np.sum((y == t) & (pred == q)) for q in (0, 1)] for t in (0, 1)])
-    fig, ax = plt.subplots(figsize=(4, 4))
+    fig = Figure(figsize=(4, 4))
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     for t in (0, 1):
         for q in (0, 1):
@@ -216,7 +223,6 @@ def _plots(y, p, sources, threshold, out: Path):
     ax.set_title(f"threshold {threshold:.2f}")
     fig.tight_layout()
     fig.savefig(out / "confusion.png", dpi=100)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

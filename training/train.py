@@ -1,15 +1,16 @@
 """Train a real-vs-generated face classifier.
 
-    python -m training.train --data ../shared/data/faces/manifest.csv --out runs/facecheck
-    python -m training.train --arch reference --data ../shared/data/faces/manifest.csv --out runs/reference
-    python -m training.train --resume runs/facecheck        # continue an interrupted run
-    (the same as `facecheck train ...`)
+    python -m training.train --recipe facecheck-v2 --data ../shared/data/faces/manifest.csv --out runs/v2
+    python -m training.train --recipe reference --data ../shared/data/faces/manifest.csv --out runs/reference
+    python -m training.train --config runs/v2/config.json --out runs/v2-again   # replay a run
+    python -m training.train --resume runs/v2        # continue an interrupted run
+    (the same as `facecheck train ...`; training/config.py has the options, training/recipes/ the recipes)
 
-The run folder gets: config.json (every resolved option), model.keras (best epoch by the
-selection score, no optimizer state), contract.json (input size, resize, temperature, threshold,
-unsure band), metrics.json, history.csv and curves.png; while it runs, checkpoint/ holds what
-`--resume` needs. Temperature, threshold and unsure band are fitted on the validation split after
-training (training/calibrate.py); the test split is never looked at here.
+The run folder gets: config.json (every resolved option, so `--config` replays it), model.keras
+(best epoch by the selection score, no optimizer state), contract.json (input size, resize,
+temperature, threshold, unsure band), metrics.json, history.csv and curves.png; while it runs,
+checkpoint/ holds what `--resume` needs. Temperature, threshold and unsure band are fitted on the
+validation split after training (training/calibrate.py); the test split is never looked at here.
 
 main() is a short sequence of steps: load the splits, build the datasets, build the model and
 optimizer, fit, calibrate, write the run.
@@ -17,7 +18,7 @@ optimizer, fit, calibrate, write the run.
 
 from __future__ import annotations
 
-import argparse
+import csv
 import json
 import os
 import platform
@@ -33,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import tensorflow as tf
+from matplotlib.figure import Figure
 
 from facecheck import metrics as M
 from facecheck.contract import MODEL_FILE, Contract
@@ -41,95 +43,11 @@ from facecheck.preprocess import eval_inputs
 from facecheck.system import cpu_name
 from training.augment import make_augment
 from training.calibrate import calibrate
-from training.data import decode, describe, face_crops, list_samples
+from training.config import parse_args, run_config
+from training.data import decode, face_crops, list_samples
 from training.model import build_model, output_kind
 
-# Multipliers on each (source, label) group's sampling share, which starts proportional to the
-# square root of the group's size. omi (StyleGAN2, the generator family users meet most) is
-# sampled more; the two shortcut-carrying sources (UTKFace's tight crops, the CFD inversions'
-# white backdrops) less.
-DEFAULT_SOURCE_WEIGHTS = "omi=2.5,utkface=0.7,omi_cfd_inversions=0.6"
 CHECKPOINT_DIR = "checkpoint"
-
-
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(prog="facecheck train", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data",
-                    help="manifest CSV (uses its split column), Kaggle 140k root, or real/fake folder")
-    ap.add_argument("--val-data", help="validation data if not the --data manifest's val split")
-    ap.add_argument("--out", help="run folder to create")
-    ap.add_argument("--resume", metavar="RUN",
-                    help="continue the interrupted run in this folder from its last finished epoch, "
-                         "with the options it was started with (every other option is ignored)")
-    ap.add_argument("--arch", default="facecheck", choices=("facecheck", "reference"))
-    ap.add_argument("--policy", help="augmentation policy (default: the architecture's own recipe)")
-    ap.add_argument("--epochs", type=int, default=115, help="maximum epochs")
-    ap.add_argument("--patch-epochs", type=int, default=75,
-                    help="first N epochs train on random --patch-size squares cut from each "
-                         "augmented 128-pixel crop (no resampling, so pixel-level traces are kept): "
-                         "cheaper steps, hence more of them in the same time; the last epochs "
-                         "always see whole crops")
-    ap.add_argument("--patch-size", type=int, default=64)
-    ap.add_argument("--steps-per-epoch", type=int, default=200)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
-    ap.add_argument("--weight-decay", type=float, default=0.01)
-    ap.add_argument("--warmup-epochs", type=float, default=1.0)
-    ap.add_argument("--patience", type=int, default=40, help="early-stopping patience (epochs)")
-    ap.add_argument("--ema", type=float, default=0.99,
-                    help="momentum of the weight moving average that is validated and kept (0 = off)")
-    ap.add_argument("--source-weights", default=DEFAULT_SOURCE_WEIGHTS,
-                    help="comma list source=multiplier on sampling shares ('' for none)")
-    ap.add_argument("--exclude-sources", default="",
-                    help="comma list of sources left out of training AND validation")
-    ap.add_argument("--holdout-sources", default="",
-                    help="comma list of sources left out of training but kept in validation, where "
-                         "they count for the selection score and the threshold: unseen sources "
-                         "stand for the photos users will bring")
-    ap.add_argument("--init-from", metavar="MODEL_DIR",
-                    help="start from this model's weights (same architecture) instead of random ones")
-    ap.add_argument("--select", default="auc", choices=("auc", "worst-real-auc"),
-                    help="which validation score picks the kept epoch and drives early stopping: "
-                         "overall ROC AUC, or the lowest AUC of any one real source against all "
-                         "fakes (a run that accuses one kind of real photo scores low)")
-    ap.add_argument("--quality-match", default="0,0", metavar="REAL,FAKE",
-                    help="shares of real and of generated training crops given an extra quality "
-                         "drop (downscale, noise, JPEG; training.augment._quality_drop), e.g. "
-                         "0.15,0.45: more fakes than reals, so that picture quality carries no label")
-    ap.add_argument("--max-false-accusation", type=float, default=0.05,
-                    help="the threshold is the lowest at which no real source in validation has "
-                         "more than this share of its pictures called generated")
-    ap.add_argument("--max-unsure", type=float, default=0.10,
-                    help="the unsure band holds at most this share of any validation source")
-    ap.add_argument("--cache-size", type=int, default=160,
-                    help="side of the decoded square kept in memory before random crops")
-    ap.add_argument("--crop-rule", default="face-box", choices=("face-box", "centre-square"),
-                    help="what the model is trained to judge: detector face crops (default; what the "
-                         "predictor feeds it) or the whole centred square")
-    ap.add_argument("--limit", type=int, default=0, help="use at most N images per split (tests)")
-    ap.add_argument("--border-jitter", type=float, default=0.5,
-                    help="share of training crops given a 1-5 %% foreign border on each side, "
-                         "so the generated picture's own edge carries no label "
-                         "(training.augment._border_jitter; 0 turns it off)")
-    ap.add_argument("--test-time-flip", action=argparse.BooleanOptionalAction, default=False,
-                    help="average each face's logit with its mirror image's at inference (doubles "
-                         "the classification cost; off by default: the browser's 10 ms budget)")
-    ap.add_argument("--seed", type=int, default=1337)
-    ap.add_argument("--no-cache", action="store_true", help="do not read/write the decode cache")
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    if args.resume:
-        saved = json.loads((Path(args.resume) / "config.json").read_text())
-        known = vars(args)
-        args = argparse.Namespace(**{k: saved.get(k, v) for k, v in known.items()})
-        args.resume, args.out = str(Path(saved["out"])), saved["out"]
-        if Path(args.out).resolve() != Path(known["resume"]).resolve():
-            args.out = args.resume = known["resume"]
-    elif not (args.data and args.out):
-        ap.error("--data and --out are required (or --resume RUN)")
-    if args.policy is None:
-        args.policy = "reference" if args.arch == "reference" else "facecheck"
-    return args
 
 
 def _names(text: str) -> set[str]:
@@ -365,8 +283,6 @@ def fit(model, train_ds, args, callbacks, initial_epoch):
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
-    import csv
-
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
@@ -437,29 +353,15 @@ def main(argv=None):
     # 1. The splits.
     train_x, train_s, val_x, val_s, info = load_splits(args, contract, log)
     shares = sampling_shares(train_s, _multipliers(args.source_weights))
-    config_file = out / "config.json"
     if not args.resume:
-        config = {**vars(args), "contract": contract.__dict__,
-                  "train_counts": {f"{k[0]}/{k[1]}": v for k, v in sorted(describe(train_s).items())},
-                  "val_counts": {f"{k[0]}/{k[1]}": v for k, v in sorted(describe(val_s).items())},
-                  "sampling_shares": {f"{k[0]}/{'fake' if k[1] else 'real'}": round(v, 4)
-                                      for k, v in sorted(shares.items())},
-                  **{k: v for k, v in info.items() if k != "decode_seconds"},
-                  "started_utc": datetime.now(UTC).isoformat(timespec="seconds")}
-        config_file.write_text(json.dumps(config, indent=2, default=str) + "\n")
+        config = run_config(args, contract, train_s, val_s, shares, info)
+        (out / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
     log("sampling shares: " + ", ".join(f"{k[0]}/{k[1]}={v:.4f}" for k, v in sorted(shares.items())))
 
     # 2. The datasets.
     done = json.loads((ckpt / "last.json").read_text())["epochs_done"] if args.resume else 0
-    quality = tuple(float(v) for v in args.quality_match.split(","))
-    augment = make_augment(contract, args.policy, args.border_jitter, quality)
     patch_epochs = min(args.patch_epochs, args.epochs - 1) if args.arch == "facecheck" else 0
-    train_ds = build_train_dataset(train_x, train_s, shares, augment, args.batch_size, args.seed,
-                                   patch_epochs * args.steps_per_epoch, args.patch_size,
-                                   total_batches=args.epochs * args.steps_per_epoch,
-                                   start_batch=done * args.steps_per_epoch)
-    if args.arch == "reference":
-        train_ds = train_ds.map(lambda x, y: (x, tf.cast(y[:, 0], tf.int32)))
+    train_ds = training_dataset(args, contract, train_x, train_s, shares, patch_epochs, done)
     val_in = eval_inputs(val_x, contract)
     val_y = np.array([s.label for s in val_s])
     val_src = [s.source for s in val_s]
@@ -472,42 +374,64 @@ def main(argv=None):
         model = build_model_and_optimizer(args, contract, patch_epochs)
 
     # 4. Fit, validating (and keeping) the moving average of the weights: steadier than the raw ones.
-    monitor = f"val_{args.select.replace('-', '_')}"
-    swap = []
-    if args.ema > 0 and args.arch != "reference":
-        swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
-        swap[0]._ema_weights_in_model = bool(done)  # the checkpoint was saved swapped
-    if done:  # rows of epochs after the checkpoint's are redone
-        _keep_history_rows(out / "history.csv", done)
-    callbacks = [
-        *swap,
-        ValidationScores(contract, val_in, val_y, val_src, patch_epochs, args.seed, log),
-        BestEpoch(monitor, patch_epochs, args.patience, ckpt),
-        keras.callbacks.CSVLogger(out / "history.csv", append=bool(done)),
-        Checkpoint(ckpt),
-    ]
-    seconds = fit(model, train_ds, args, callbacks, done)
-    timing = ckpt / "seconds.json"
-    before = json.loads(timing.read_text())["train_seconds"] if timing.exists() else 0.0
-    timing.write_text(json.dumps({"train_seconds": before + seconds}))
+    validation = ValidationScores(contract, val_in, val_y, val_src, patch_epochs, args.seed, log)
+    callbacks = fit_callbacks(args, out, validation, patch_epochs, done)
+    train_seconds = add_train_seconds(ckpt, fit(model, train_ds, args, callbacks, done))
     epochs_run = len(read_history(out / "history.csv").get("loss", []))
 
     # 5. Calibrate and write the run.
-    extra = {"train_seconds": before + seconds, "decode_seconds": info["decode_seconds"],
+    extra = {"train_seconds": train_seconds, "decode_seconds": info["decode_seconds"],
              "images_seen": epochs_run * args.steps_per_epoch * args.batch_size}
-    timing.unlink()
+    (ckpt / "seconds.json").unlink()
     write_run(out, model, args, contract, val_in, val_y, val_src, extra, log)
     return out
 
 
+def training_dataset(args, contract, images, samples, shares, patch_epochs, epochs_done):
+    """The run's augmented training batches from the first epoch not done yet; the reference
+    architecture's two-way softmax takes integer labels."""
+    quality = tuple(float(v) for v in args.quality_match.split(","))
+    augment = make_augment(contract, args.policy, args.border_jitter, quality)
+    ds = build_train_dataset(images, samples, shares, augment, args.batch_size, args.seed,
+                             patch_epochs * args.steps_per_epoch, args.patch_size,
+                             total_batches=args.epochs * args.steps_per_epoch,
+                             start_batch=epochs_done * args.steps_per_epoch)
+    if args.arch == "reference":
+        ds = ds.map(lambda x, y: (x, tf.cast(y[:, 0], tf.int32)))
+    return ds
+
+
+def fit_callbacks(args, out: Path, validation, patch_epochs, epochs_done):
+    """Weight averaging, validation, the best epoch, the history and the checkpoint, in that order
+    (each reads what the one before wrote into the epoch's logs or weights)."""
+    ckpt = out / CHECKPOINT_DIR
+    swap = []
+    if args.ema > 0 and args.arch != "reference":
+        swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+        swap[0]._ema_weights_in_model = bool(epochs_done)  # the checkpoint was saved swapped
+    if epochs_done:  # rows of epochs after the checkpoint's are redone
+        _keep_history_rows(out / "history.csv", epochs_done)
+    return [
+        *swap,
+        validation,
+        BestEpoch(f"val_{args.select.replace('-', '_')}", patch_epochs, args.patience, ckpt),
+        keras.callbacks.CSVLogger(out / "history.csv", append=bool(epochs_done)),
+        Checkpoint(ckpt),
+    ]
+
+
+def add_train_seconds(ckpt: Path, seconds: float) -> float:
+    """The run's training time so far, kept in the checkpoint folder until the run is written."""
+    timing = ckpt / "seconds.json"
+    before = json.loads(timing.read_text())["train_seconds"] if timing.exists() else 0.0
+    timing.write_text(json.dumps({"train_seconds": before + seconds}))
+    return before + seconds
+
+
 def _plot_curves(history: dict, path: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    a, b = fig.subplots(1, 2)
     a.plot(epochs, history["loss"], label="train loss")
     a.plot(epochs, history["val_loss"], label="val loss (NLL)")
     a.set_xlabel("epoch")
@@ -519,7 +443,6 @@ def _plot_curves(history: dict, path: Path):
     b.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 if __name__ == "__main__":
