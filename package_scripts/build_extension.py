@@ -1,8 +1,12 @@
 """Build the loadable Chrome extension into dist/extension/ and the Web Store zip beside it.
 
-    .venv/bin/python package_scripts/build_extension.py [--out dist] [--model models/facecheck-v2]
+    .venv/bin/python package_scripts/build_extension.py [--out dist] [--model DIR]
 
-dist/extension/ gets:
+--model is the model folder (model.keras + contract.json), by default the shipped model or
+$FACECHECK_MODEL_DIR, as for every other FaceCheck command.
+
+dist/extension/ gets (and nothing of extension/'s development files: tests, lint and type
+configuration, node_modules):
     manifest.json, src/ (service worker, content scripts, popup, options, the JS predictor), icons/
     vendor/   TF.js core, converter and wasm backend (es2017 bundles, which MV3's CSP accepts) and
               the single-threaded wasm binaries (service workers cannot run the threaded build)
@@ -10,8 +14,9 @@ dist/extension/ gets:
 dist/facecheck-extension.zip holds the same files, manifest at the root, byte-for-byte
 reproducible (sorted entries, fixed timestamps).
 
-The export (`python -m export.tfjs`) runs first when build/model is missing or older than the
-model or detector it was made from. TF.js comes from extension/node_modules (`make setup`).
+The export (`python -m export.tfjs`) runs first when build/model is missing, was made from another
+model folder, or is older than the model or detector it was made from. TF.js comes from
+extension/node_modules (`make setup`).
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+from facecheck.contract import MODEL_FILE
+from facecheck.detector import DETECTOR_DIR
+from facecheck.predictor import default_model_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 EXT = ROOT / "extension"
 TFJS = EXT / "node_modules" / "@tensorflow"
-DETECTOR = ROOT / "models" / "detector"
 # (package, file in its dist/): what the service worker importScripts()s, and the wasm binaries
 # tf.wasm picks from (SIMD where supported, else plain).
 VENDOR = [
@@ -48,14 +56,18 @@ def newest(folder: Path) -> float:
 
 def export_is_stale(export_dir: Path, model_dir: Path) -> bool:
     needed = [export_dir / "contract.json", export_dir / "classifier" / "model.json",
-              export_dir / "detector" / "model.json"]
+              export_dir / "detector" / "model.json", export_dir / "export.json"]
     if not all(p.exists() for p in needed):
+        return True
+    # An export of another model folder is stale whatever its age (building with another --model).
+    source = json.loads((export_dir / "export.json").read_text())["classifier"]["source"]
+    if (ROOT / source).resolve() != (model_dir / MODEL_FILE).resolve():
         return True
     exported_at = min(p.stat().st_mtime for p in needed)
     # The exporter and the contract's code count too: a change there (e.g. a new contract field,
     # such as unsure_from) changes what goes into contract.json, so it re-exports.
     code = (ROOT / "export" / "tfjs.py", ROOT / "facecheck" / "contract.py")
-    sources = max(newest(model_dir), newest(DETECTOR), *(p.stat().st_mtime for p in code))
+    sources = max(newest(model_dir), newest(DETECTOR_DIR), *(p.stat().st_mtime for p in code))
     return exported_at < sources
 
 
@@ -98,7 +110,7 @@ def model(out: Path, export_dir: Path, model_dir: Path) -> dict:
     shutil.copyfile(export_dir / "contract.json", dst / "contract.json")
     # The weights' licences travel with them.
     licences = ((model_dir / "MODEL_CARD.md", "MODEL_CARD.md"),
-                (DETECTOR / "NOTICE.md", "DETECTOR_NOTICE.md"))
+                (DETECTOR_DIR / "NOTICE.md", "DETECTOR_NOTICE.md"))
     for src, name in licences:
         if src.exists():
             shutil.copyfile(src, dst / name)
@@ -156,11 +168,13 @@ def build(out_root: Path, model_dir: Path, export_dir: Path, force_export: bool 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist)")
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "facecheck-v2", help="model folder")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="model folder (default: the shipped model, or $FACECHECK_MODEL_DIR)")
     ap.add_argument("--export-dir", type=Path, default=ROOT / "build" / "model", help="TF.js export folder")
     ap.add_argument("--force-export", action="store_true", help="export even when build/model is fresh")
     args = ap.parse_args(argv)
-    out = build(args.out.resolve(), args.model.resolve(), args.export_dir.resolve(), args.force_export)
+    model_dir = args.model or default_model_dir()
+    out = build(args.out.resolve(), model_dir.resolve(), args.export_dir.resolve(), args.force_export)
     print("\nTo load it: open chrome://extensions, turn on Developer mode, click \"Load unpacked\" and "
           f"choose {out}.\nThen right-click an image and pick \"Check face\", or use the toolbar button "
           "to scan a page.")

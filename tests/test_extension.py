@@ -31,7 +31,7 @@ import pytest
 from PIL import Image
 
 from tests.browser import ExtensionChromium, StaticServer
-from tests.conftest import FIXTURES, ROOT, band_around, band_verdict, fixture_faces
+from tests.helpers import FIXTURES, ROOT, band_around, band_verdict, fixture_faces
 
 pytestmark = pytest.mark.slow
 
@@ -85,10 +85,9 @@ def detector_build(built, tmp_path_factory) -> Path:
     return copy
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    """Images and pages on 127.0.0.1 (and, as a second origin, localhost)."""
-    img = tmp_path_factory.mktemp("site")
+def write_site_images(img: Path) -> None:
+    """The test site's pictures, in `img`: fixture faces, a montage, face-free, corrupt, srcset,
+    tiny and big pictures."""
     real, fake = fixture_faces("real"), fixture_faces("fake")
     for i, p in enumerate(fake[:8]):
         shutil.copy(p, img / f"fake{i}.jpg")
@@ -108,9 +107,15 @@ def site(tmp_path_factory):
     Image.open(real[11]).convert("RGB").resize((320, 320)).save(img / "big.jpg", quality=92)
     Image.open(real[12]).convert("RGB").resize((12, 12)).save(img / "speck.jpg", quality=92)
 
-    server = StaticServer({"/img/": img})
-    other = server.url.replace("127.0.0.1", "localhost")
-    server.pages.update({
+    # fake8 / real8: copies of two more fixture faces, for the infinite-scroll images.
+    shutil.copy(fake[8], img / "fake8.jpg")
+    shutil.copy(real[8], img / "real8.jpg")
+
+
+def site_pages(other: str) -> dict[str, str]:
+    """The test site's pages; `other` is the same server as a second origin (cross-origin
+    pictures and frames)."""
+    return {
         "/faces.html": f"""<!doctype html><meta charset="utf-8"><title>faces</title>
 <body style="margin:8px">
 <p>Right-click targets.</p>
@@ -147,10 +152,17 @@ function addMore() {  // what infinite scroll does
   }
 }
 </script></body>""",
-    })
-    # fake8 / real8: copies of two more fixture faces, for the infinite-scroll images.
-    shutil.copy(fake[8], img / "fake8.jpg")
-    shutil.copy(real[8], img / "real8.jpg")
+    }
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """Images and pages on 127.0.0.1 (and, as a second origin, localhost)."""
+    img = tmp_path_factory.mktemp("site")
+    write_site_images(img)
+    server = StaticServer({"/img/": img})
+    other = server.url.replace("127.0.0.1", "localhost")
+    server.pages.update(site_pages(other))
     with server:
         server.folder = img
         server.other = other
@@ -594,11 +606,11 @@ def test_verdict_words_follow_the_band(ext):
              for t, w in OPTION_CASES for mt, mu in MODEL_BANDS]
     got = ext.worker.evaluate("""([cases, ps]) => cases.map(({options, model}) => {
         const settings = FaceCheckSettings.clean(options);
-        const faces = ps.map((p) => ({box: [0, 0, 10, 10], score: 0.9, pFake: p, verdict: 'x'}));
-        faces.push({box: [0, 0, 5, 5], score: 0.9, pFake: null, verdict: 'too-small'});
-        const view = FaceCheckSettings.describe({faces, pFake: ps[0], verdict: 'x', modelVersion: 'm'},
+        const faces = ps.map((p) => ({box: [0, 0, 10, 10], score: 0.9, p_fake: p, verdict: 'x'}));
+        faces.push({box: [0, 0, 5, 5], score: 0.9, p_fake: null, verdict: 'too-small'});
+        const view = FaceCheckSettings.describe({faces, p_fake: ps[0], verdict: 'x', modelVersion: 'm'},
           {settings, model, ranOn: 'browser'});
-        const unjudged = (verdict) => FaceCheckSettings.describe({faces: [], pFake: null, verdict},
+        const unjudged = (verdict) => FaceCheckSettings.describe({faces: [], p_fake: null, verdict},
           {settings, model});
         const none = unjudged('no-face');
         const odd = unjudged('maybe');

@@ -22,7 +22,7 @@ from facecheck.contract import Contract
 from facecheck.images import load_image
 from facecheck.predictor import Predictor, default_model_dir
 from tests.browser import run_js_predictor
-from tests.conftest import FIXTURES, ROOT, fixture_faces
+from tests.helpers import FIXTURES, ROOT, fixture_faces
 
 pytestmark = pytest.mark.slow
 
@@ -86,14 +86,14 @@ def test_parity_python_vs_browser(exported, tmp_path):
             dbox = max(abs(a - b) for a, b in zip(fp["box"], fj["box"], strict=True)) / size
             if dbox > 0.02:
                 problems.append(f"{path}: boxes differ by {dbox:.1%} of the image")
-            if fp["p_fake"] is None or fj["pFake"] is None:
+            if fp["p_fake"] is None or fj["p_fake"] is None:
                 if fp["verdict"] != fj["verdict"]:
                     problems.append(f"{path}: face verdict {fp['verdict']} vs {fj['verdict']}")
                 continue
-            dp = abs(fp["p_fake"] - fj["pFake"])
+            dp = abs(fp["p_fake"] - fj["p_fake"])
             worst_dp = max(worst_dp, dp)
             if dp > 0.02:
-                problems.append(f"{path}: p_fake {fp['p_fake']:.4f} vs {fj['pFake']:.4f}")
+                problems.append(f"{path}: p_fake {fp['p_fake']:.4f} vs {fj['p_fake']:.4f}")
         edges = [e for e in (contract.threshold, contract.unsure_from) if e is not None]
         near = py["p_fake"] is not None and min(abs(py["p_fake"] - e) for e in edges) <= 0.02
         if py["verdict"] != jsr["verdict"] and not near:
@@ -146,6 +146,6 @@ def test_the_js_predictor_runs_in_node_too(exported, tmp_path):
         verdicts.append(r["verdict"])
         assert r["verdict"] == py["verdict"] and len(r["faces"]) == len(py["faces"]), (r, py)
         if py["p_fake"] is not None:
-            assert abs(r["pFake"] - py["p_fake"]) <= 0.02, (r, py)
+            assert abs(r["p_fake"] - py["p_fake"]) <= 0.02, (r, py)
     # A clear fake, a real face (unsure at worst, with a calibrated band) and no face.
     assert verdicts[0] == "fake" and verdicts[1] in ("real", "unsure") and verdicts[2] == "no-face", verdicts

@@ -1,3 +1,4 @@
+// @ts-check
 /* Checks, for the service worker: image URL -> the badges' description, one at a time.
  *
  * Inference is single-threaded (wasm, no threads in a service worker), so checks queue up. Two
@@ -6,17 +7,33 @@
  * is most of what a page scan gains; the lookahead is small so a long page never holds more
  * than a few decoded pictures in memory.
  */
-(function (root) {
+
+/**
+ * @typedef {'now' | 'later'} Lane  'now': a right-click; 'later': a page scan's images
+ * @typedef {{blob?: Blob, image?: DecodedImage, error?: unknown}} Prepared
+ * @typedef {object} QueuedCheck
+ * @property {string} src
+ * @property {import('./settings.js').Settings} settings
+ * @property {boolean} useServer
+ * @property {(view: import('./settings.js').View) => void} resolve
+ * @property {Promise<Prepared>} [prepared]
+ */
+
+/* exported FaceCheckChecks */
+const FaceCheckChecks = (() => {
   'use strict';
 
   const LOOKAHEAD = 2;
   const HEALTH_TTL_MS = 30000;
-  const { fetchImage, decode, predict, contract, CheckError } = root.FaceCheckInference;
+  const { fetchImage, decode, predict, contract, CheckError } = FaceCheckInference;
 
+  /** @type {Record<Lane, QueuedCheck[]>} */
   const lanes = { now: [], later: [] };
   let running = false;
 
-  /* Download and decode: never throws, the outcome is judged in order later. */
+  /** Download and decode: never throws, the outcome is judged in order later.
+   * @param {QueuedCheck} item
+   * @returns {Promise<Prepared>} */
   function prepare(item) {
     if (!item.prepared) {
       item.prepared = fetchImage(item.src)
@@ -35,8 +52,12 @@
     running = false;
   }
 
-  /* One image URL -> a view for content.js (plus `thumb` for the popup). Never rejects: a
-   * failure becomes an "error" view with the reason. */
+  /** One image URL -> a view for content.js (plus `thumb` for the popup). Never rejects: a
+   * failure becomes an "error" view with the reason.
+   * @param {string} src
+   * @param {import('./settings.js').Settings} settings
+   * @param {{lane?: Lane, useServer?: boolean}} [options]
+   * @returns {Promise<import('./settings.js').View>} */
   function check(src, settings, { lane = 'later', useServer = false } = {}) {
     return new Promise((resolve) => {
       lanes[lane].push({ src, settings, useServer, resolve });
@@ -44,50 +65,62 @@
     });
   }
 
+  /** The server flagged the picture itself as unreadable (remote.js): no point retrying locally.
+   * @param {unknown} e */
+  const imageProblem = (e) => Boolean(e && /** @type {{imageProblem?: boolean}} */ (e).imageProblem);
+
+  /** @param {Prepared} prepared
+   * @param {QueuedCheck} item
+   * @returns {Promise<import('./settings.js').View>} */
   async function judge({ blob, image, error }, { settings, useServer }) {
     try {
-      if (error) throw error;
-      let result = null;
+      if (error || !blob || !image) throw error;
+      /** @type {RemotePrediction | null} */
+      let remote = null;
       let note = '';
       if (useServer) {
         try {
-          result = await root.FaceCheckRemote.predict(blob, settings);
+          remote = await FaceCheckRemote.predict(blob, settings);
         } catch (e) {
-          if (e.imageProblem) throw e;
-          note = `The server was not used (${e.message}); checked in the browser instead.`;
+          if (imageProblem(e)) throw e;
+          note = `The server was not used (${e instanceof Error ? e.message : e}); checked in the browser instead.`;
         }
       }
-      const ranOn = result ? 'server' : 'browser';
-      if (!result) result = await predict(image.imageData);
+      const ranOn = remote ? 'server' : 'browser';
+      const result = remote || await predict(image.imageData);
       // The band of the model that judged it: the server's (remote.js) or this extension's.
-      const model = typeof result.threshold === 'number'
-        ? { threshold: result.threshold, unsureFrom: result.unsureFrom ?? null }
+      const model = remote && typeof remote.threshold === 'number'
+        ? { threshold: remote.threshold, unsureFrom: remote.unsureFrom ?? null }
         : modelBand(await contract());
-      const view = root.FaceCheckSettings.describe(result, {
+      const view = FaceCheckSettings.describe(result, {
         settings, model, ranOn, width: image.width, height: image.height, note });
       view.thumb = image.thumb;
       return view;
     } catch (e) {
-      const imageAtFault = e instanceof CheckError || Boolean(e.imageProblem);
+      const imageAtFault = e instanceof CheckError || imageProblem(e);
       if (!imageAtFault) console.error('FaceCheck:', e);
-      return root.FaceCheckSettings.describeError(e, e.imageProblem ? 'server' : 'browser', imageAtFault);
+      return FaceCheckSettings.describeError(e, imageProblem(e) ? 'server' : 'browser', imageAtFault);
     }
   }
 
-  /* contract.json -> {threshold, unsureFrom}; an old contract without unsure_from has no band. */
+  /** contract.json -> its band; an old contract without unsure_from has no band.
+   * @param {import('./predictor.js').Contract} c
+   * @returns {import('./settings.js').Band} */
   function modelBand(c) {
     return { threshold: c.threshold, unsureFrom: typeof c.unsure_from === 'number' ? c.unsure_from : null };
   }
 
   let health = { at: 0, ok: false, url: '' };
-  /* Does the user's server answer? Asked at most every 30 s (automatic mode). */
+  /** Does the user's server answer? Asked at most every 30 s (automatic mode).
+   * @param {import('./settings.js').Settings} settings
+   * @returns {Promise<boolean>} */
   async function serverAnswers(settings) {
     if (health.url !== settings.serverUrl || Date.now() - health.at > HEALTH_TTL_MS) {
-      const ok = (await root.FaceCheckRemote.health(settings)).ok;
+      const ok = (await FaceCheckRemote.health(settings)).ok;
       health = { at: Date.now(), url: settings.serverUrl, ok };
     }
     return health.ok;
   }
 
-  root.FaceCheckChecks = { check, serverAnswers };
-})(globalThis);
+  return { check, serverAnswers };
+})();

@@ -1,23 +1,41 @@
+// @ts-check
 /* FaceCheck badges: draws, places and removes them; nothing else.
  *
- * Injected on demand (chrome.scripting) into the frame that shows the image; injecting it again
- * is harmless. The service worker sends {type: 'facecheck-result', src, view} and gets back
- * {drawn: n} once the badges are in the page.
+ * Injected on demand (chrome.scripting), after geometry.js, into the frame that shows the image;
+ * injecting it again is harmless. The service worker sends {type: 'facecheck-result', src, view}
+ * and gets back {drawn: n} once the badges are in the page (background.js's TabMessage).
  *
  * One badge per face, placed just above the face (below it when there is no room), never on it.
- * Each badge is a <facecheck-badge> element carrying data-facecheck-src / -verdict / -p for tests
- * and users' tooling; its look lives in a shadow root so page styles cannot break it, and page
- * styles never see ours.
+ * Each badge is a <facecheck-badge> element carrying data-facecheck-src / -verdict / -p (the
+ * view's p_fake; the attribute's name is public, docs/extension.md) for tests and users'
+ * tooling; its look lives in a shadow root so page styles cannot break it, and page styles never
+ * see ours.
  */
+
+/**
+ * @typedef {object} Badge  a badge in the page
+ * @property {HTMLElement} host  the <facecheck-badge> element
+ * @property {HTMLImageElement} img  the image it belongs to
+ * @property {number[] | null} box  its face, [x, y, w, h] in the picture's pixels
+ * @property {number} [width]  the picture's size in those pixels
+ * @property {number} [height]
+ *
+ * @typedef {object} Badges  what content.js offers scanner.js (globalThis.FaceCheckBadges)
+ * @property {(src: string, view: import('./settings.js').View) => number} draw  a result -> badges
+ * @property {(src: string, retry?: (src: string) => void) => number} pending  "Checking..." badges
+ * @property {(src: string) => void} clear  removes the badges of `src`
+ */
+
 (() => {
   'use strict';
   if (globalThis.FaceCheckBadges) return;
 
   const TAG = 'facecheck-badge';
-  const GAP = 4;
-  const badges = new Set(); // {host, img, box, width, height}
+  /** @type {Set<Badge>} */
+  const badges = new Set();
 
   // Colour says it, and so do the icon and the words: never colour alone.
+  /** @type {Record<string, {icon: string, cls: string}>} */
   const LOOK = {
     fake: { icon: '\u26A0', cls: 'fake' },
     real: { icon: '\u2713', cls: 'real' },
@@ -49,21 +67,29 @@
     .badge:hover .detail, .badge:focus-within .detail, .badge.open .detail { display: block; }
     .detail p { margin: 0 0 2px; }`;
 
+  /** @param {string} src */
   const imagesFor = (src) => [...document.images].filter((img) => img.currentSrc === src || img.src === src);
 
+  /** @param {Badge} b */
   function removeBadge(b) {
     b.host.remove();
     badges.delete(b);
   }
+  /** @param {HTMLImageElement} img */
   function clearImage(img) {
     for (const b of [...badges]) if (b.img === img) removeBadge(b);
   }
 
-  function detailLines(view, face, index) {
+  /** The lines of a badge's detail panel.
+   * @param {import('./settings.js').View} view
+   * @param {import('./settings.js').FaceView} [face]  the badge's face; none: the whole image's
+   * @param {number} [index]  the face's index in view.faces
+   * @returns {string[]} */
+  function detailLines(view, face, index = 0) {
     const lines = [];
-    if (face && typeof face.p === 'number') {
+    if (face && typeof face.p_fake === 'number') {
       const of = view.faces.length > 1 ? ` (face ${index + 1} of ${view.faces.length})` : '';
-      lines.push(`Probability generated: ${(face.p * 100).toFixed(1)}%${of}`);
+      lines.push(`Probability generated: ${(face.p_fake * 100).toFixed(1)}%${of}`);
     } else if (face) {
       lines.push('This face is too small to judge.');
     }
@@ -85,6 +111,14 @@
     return lines;
   }
 
+  /** A <facecheck-badge>, not yet in the page.
+   * @param {string} src
+   * @param {string} verdict  a Verdict, or 'pending'
+   * @param {number | null} p  p_fake
+   * @param {string} modelVerdict
+   * @param {string} text  the words on the badge
+   * @param {string[]} lines  its detail panel
+   * @returns {HTMLElement} */
   function makeBadge(src, verdict, p, modelVerdict, text, lines) {
     const host = document.createElement(TAG);
     host.setAttribute('data-facecheck-src', src);
@@ -127,60 +161,30 @@
     return host;
   }
 
-  /* Where the picture's pixels are drawn inside the <img> (viewport px), honouring object-fit. */
-  function drawnRect(img) {
+  /** The <img>'s content box and where its picture is drawn in it (viewport px).
+   * @param {HTMLImageElement} img
+   * @returns {import('./geometry.js').ImageFrame} */
+  function imageFrame(img) {
     const r = img.getBoundingClientRect();
     const cs = getComputedStyle(img);
-    const px = (v) => parseFloat(v) || 0;
+    const px = (/** @type {string} */ v) => parseFloat(v) || 0;
     const x = r.left + px(cs.borderLeftWidth) + px(cs.paddingLeft);
     const y = r.top + px(cs.borderTopWidth) + px(cs.paddingTop);
     const w = r.right - px(cs.borderRightWidth) - px(cs.paddingRight) - x;
     const h = r.bottom - px(cs.borderBottomWidth) - px(cs.paddingBottom) - y;
     const content = { x, y, w, h };
-    const nw = img.naturalWidth;
-    const nh = img.naturalHeight;
-    if (!nw || !nh || !['contain', 'cover', 'none', 'scale-down'].includes(cs.objectFit)) {
-      return { content, drawn: content };
-    }
-    const fit = { contain: Math.min(w / nw, h / nh), cover: Math.max(w / nw, h / nh), none: 1,
-      'scale-down': Math.min(1, w / nw, h / nh) }[cs.objectFit];
-    const dw = nw * fit;
-    const dh = nh * fit;
-    const [posX, posY] = (cs.objectPosition || '50% 50%').split(/\s+/);
-    const offset = (v, free) => (v && v.endsWith('px') ? parseFloat(v) : free * (v ? parseFloat(v) / 100 : 0.5));
-    return { content, drawn: { x: x + offset(posX, w - dw), y: y + offset(posY, h - dh), w: dw, h: dh } };
+    const drawn = FaceCheckGeometry.drawnRect(content, img.naturalWidth, img.naturalHeight, cs.objectFit,
+      cs.objectPosition);
+    return { content, drawn };
   }
 
+  /** @param {Badge} b */
   function place(b) {
-    const { content, drawn } = drawnRect(b.img);
-    const bw = b.host.offsetWidth;
-    const bh = b.host.offsetHeight;
-    let left;
-    let top;
-    if (b.box) {
-      // Face box: image pixels -> viewport, clipped to what the <img> shows (object-fit: cover).
-      const sx = drawn.w / b.width;
-      const sy = drawn.h / b.height;
-      const fx = Math.max(content.x, drawn.x + b.box[0] * sx);
-      const fy = Math.max(content.y, drawn.y + b.box[1] * sy);
-      const fw = Math.min(content.x + content.w, drawn.x + (b.box[0] + b.box[2]) * sx) - fx;
-      const fh = Math.min(content.y + content.h, drawn.y + (b.box[1] + b.box[3]) * sy) - fy;
-      left = fx + fw / 2 - bw / 2;
-      if (content.w >= bw) left = Math.min(Math.max(left, content.x), content.x + content.w - bw);
-      const above = fy - GAP - bh;
-      const below = fy + fh + GAP;
-      if (above >= content.y) top = above; // inside the picture, above the face
-      else if (below + bh <= content.y + content.h) top = below; // inside, below the face
-      else if (above + window.scrollY >= 0) top = above; // above the picture
-      else top = below; // below the picture
-    } else {
-      left = content.x + GAP;
-      top = content.y + GAP;
-    }
-    const maxLeft = document.documentElement.clientWidth - bw;
-    left = Math.max(0, Math.min(left, maxLeft)) + window.scrollX;
-    b.host.style.left = `${Math.round(left)}px`;
-    b.host.style.top = `${Math.round(top + window.scrollY)}px`;
+    const { left, top } = FaceCheckGeometry.badgePosition(imageFrame(b.img), b.box,
+      { width: b.width, height: b.height }, { w: b.host.offsetWidth, h: b.host.offsetHeight },
+      { scrollX: window.scrollX, scrollY: window.scrollY, width: document.documentElement.clientWidth });
+    b.host.style.left = `${left}px`;
+    b.host.style.top = `${top}px`;
   }
 
   let frame = 0;
@@ -197,6 +201,11 @@
   const resized = new ResizeObserver(scheduleLayout);
   if (document.body) resized.observe(document.body);
 
+  /** @param {HTMLImageElement} img
+   * @param {HTMLElement} host
+   * @param {number[] | null} box
+   * @param {{width?: number, height?: number}} view  the picture's size
+   * @returns {Badge} */
   function add(img, host, box, view) {
     const b = { host, img, box, width: view.width, height: view.height };
     document.documentElement.appendChild(host);
@@ -206,7 +215,10 @@
     return b;
   }
 
-  /* One result -> badges on every <img> showing `src`. Returns how many were drawn. */
+  /** One result -> badges on every <img> showing `src`.
+   * @param {string} src
+   * @param {import('./settings.js').View} view
+   * @returns {number} how many were drawn */
   function draw(src, view) {
     let n = 0;
     for (const img of imagesFor(src)) {
@@ -214,12 +226,12 @@
       const perFace = view.faces.length && view.verdict !== 'error' && view.verdict !== 'no-face';
       if (perFace) {
         view.faces.forEach((face, i) => {
-          add(img, makeBadge(src, face.verdict, face.p, face.modelVerdict, face.label,
+          add(img, makeBadge(src, face.verdict, face.p_fake, face.modelVerdict, face.label,
             detailLines(view, face, i)), face.box, view);
           n += 1;
         });
       } else {
-        add(img, makeBadge(src, view.verdict, view.p, view.modelVerdict, view.label, detailLines(view)), null, view);
+        add(img, makeBadge(src, view.verdict, view.p_fake, view.modelVerdict, view.label, detailLines(view)), null, view);
         n += 1;
       }
     }
@@ -232,7 +244,9 @@
    * when the worker stops, so a lost check is noticed at once: a scan's image is handed back to
    * the scanner (`retry`) to be sent again, which wakes a fresh worker; a right-click's badge says
    * the check was interrupted. */
-  const waiting = new Map(); // src -> retry callback or null
+  /** @type {Map<string, ((src: string) => void) | null>} src -> retry callback or null */
+  const waiting = new Map();
+  /** @type {chrome.runtime.Port | null} */
   let port = null;
 
   function watchWorker() {
@@ -245,13 +259,14 @@
       for (const [src, retry] of lost) {
         if (retry) retry(src);
         else {
-          draw(src, { verdict: 'error', modelVerdict: 'error', p: null, label: 'Check failed', faces: [],
+          draw(src, { verdict: 'error', modelVerdict: 'error', p_fake: null, label: 'Check failed', faces: [],
             reason: 'the check was interrupted because the extension restarted; please try again' });
         }
       }
     });
   }
 
+  /** @param {string} src */
   function settle(src) {
     waiting.delete(src);
     if (!waiting.size && port) {
@@ -260,6 +275,10 @@
     }
   }
 
+  /** "Checking..." badges on every <img> showing `src`.
+   * @param {string} src
+   * @param {(src: string) => void} [retry]  called if the worker stops before answering
+   * @returns {number} how many were drawn */
   function pending(src, retry) {
     const imgs = imagesFor(src);
     for (const img of imgs) {
@@ -271,7 +290,7 @@
     return imgs.length;
   }
 
-  chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+  chrome.runtime.onMessage.addListener((/** @type {TabMessage} */ msg, sender, sendResponse) => {
     if (msg.type === 'facecheck-result') {
       settle(msg.src);
       sendResponse({ drawn: draw(msg.src, msg.view) });
@@ -280,6 +299,6 @@
     return false;
   });
 
-  const clear = (src) => imagesFor(src).forEach(clearImage);
+  const clear = (/** @type {string} */ src) => imagesFor(src).forEach(clearImage);
   globalThis.FaceCheckBadges = { draw, pending, clear };
 })();

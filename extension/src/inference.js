@@ -1,3 +1,4 @@
+// @ts-check
 /* In-browser checks, for the service worker: image bytes -> pixels -> the JS predictor.
  *
  * The worker fetches the bytes itself (host permissions): a page cannot hand over cross-origin
@@ -7,26 +8,41 @@
  *
  * TF.js and the model load lazily, on the first check after the worker starts: Chrome stops idle
  * workers, so this runs again after every restart, and nothing here may assume it already did.
+ *
+ * The size limits on pictures are the contract's (`max_pixels`, `min_side`), the ones
+ * facecheck/images.py applies.
  */
-(function (root) {
+
+/**
+ * @typedef {import('./predictor.js').Contract} Contract
+ * @typedef {{imageData: ImageData, width: number, height: number, thumb: string}} DecodedImage
+ *   a picture's pixels, and a small JPEG data: URL of it for the popup
+ */
+
+/* exported FaceCheckInference */
+const FaceCheckInference = (() => {
   'use strict';
 
-  // Same limits as facecheck/images.py.
-  const MAX_PIXELS = 40000000;
-  const MIN_SIDE = 16;
   const THUMB = 64;
-  const url = (p) => chrome.runtime.getURL(p);
+  const url = (/** @type {string} */ p) => chrome.runtime.getURL(p);
 
+  /** A picture that cannot be checked: its reason is shown, not logged as a failure. */
   class CheckError extends Error {
+    /** @param {string} message
+     * @param {'error' | 'too-small'} [verdict] */
     constructor(message, verdict) {
       super(message);
       this.verdict = verdict || 'error';
     }
   }
 
+  /** @type {Promise<Contract> | null} */
   let contractPromise = null;
+  /** @type {ReturnType<typeof loadPredictor> | null} */
   let predictorPromise = null;
 
+  /** The extension's model/contract.json, fetched once per worker start.
+   * @returns {Promise<Contract>} */
   function contract() {
     if (!contractPromise) {
       contractPromise = fetch(url('model/contract.json')).then((r) => r.json());
@@ -35,25 +51,36 @@
     return contractPromise;
   }
 
+  /** The contract's limits on a picture's size.
+   * @returns {Promise<{maxPixels: number, minSide: number}>} */
+  async function imageLimits() {
+    const c = await contract();
+    if (typeof c.max_pixels !== 'number' || typeof c.min_side !== 'number') {
+      throw new Error('contract.json has no max_pixels or min_side: re-export the model');
+    }
+    return { maxPixels: c.max_pixels, minSide: c.min_side };
+  }
+
   /* TF.js (the es2017 bundles: the ES5 ones trip MV3's CSP) and the predictor. A service worker
    * may only importScripts() after its first run what it imported during `install`, so the
    * worker calls this from its install handler too; later starts then import lazily from cache. */
   function importCode() {
-    if (root.tf && root.FaceCheckPredictor) return;
+    if (globalThis.tf && globalThis.FaceCheckPredictor) return;
     importScripts(url('vendor/tf-core.es2017.min.js'), url('vendor/tf-converter.es2017.min.js'),
       url('vendor/tf-backend-wasm.es2017.min.js'), url('src/predictor.js'));
   }
 
   async function loadPredictor() {
     importCode();
-    const tf = root.tf;
+    const tf = globalThis.tf;
+    if (!tf) throw new Error('TF.js did not load');
     // Threaded wasm needs URL.createObjectURL, which service workers lack.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     tf.wasm.setWasmPaths(url('vendor/'));
     // Chosen explicitly: the default (webgl) is software-rendered without a GPU, ~30x slower.
     if (!(await tf.setBackend('wasm'))) throw new Error('TF.js wasm backend did not start');
     await tf.ready();
-    return root.FaceCheckPredictor.load({
+    return globalThis.FaceCheckPredictor.load({
       tf, contract: await contract(),
       classifier: url('model/classifier/model.json'), detector: url('model/detector/model.json'),
     });
@@ -67,12 +94,14 @@
     return predictorPromise;
   }
 
-  /* The image's bytes, as the page would get them (the HTTP cache usually has them already). */
+  /** The image's bytes, as the page would get them (the HTTP cache usually has them already).
+   * @param {string} src
+   * @returns {Promise<Blob>} */
   async function fetchImage(src) {
     let resp;
     try {
       resp = await fetch(src, { credentials: 'include', cache: 'force-cache' });
-    } catch (e) {
+    } catch {
       throw new CheckError('the image could not be downloaded (network error or unsupported URL)');
     }
     if (!resp.ok) throw new CheckError(`the image could not be downloaded (HTTP ${resp.status})`);
@@ -81,23 +110,27 @@
     return blob;
   }
 
-  /* Blob -> {imageData, width, height, thumb (a small JPEG data: URL for the popup)}. */
+  /** Image bytes -> pixels, within the contract's size limits.
+   * @param {Blob} blob
+   * @returns {Promise<DecodedImage>} */
   async function decode(blob) {
+    const { maxPixels, minSide } = await imageLimits();
     let bmp;
     try {
       bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none',
         imageOrientation: 'from-image' });
-    } catch (e) {
+    } catch {
       throw new CheckError('not a picture Chrome can decode');
     }
     try {
       const { width, height } = bmp;
-      if (width * height > MAX_PIXELS) throw new CheckError(`image too large: ${width}x${height} pixels`);
-      if (Math.min(width, height) < MIN_SIDE) {
+      if (width * height > maxPixels) throw new CheckError(`image too large: ${width}x${height} pixels`);
+      if (Math.min(width, height) < minSide) {
         throw new CheckError(`image too small: ${width}x${height} pixels`, 'too-small');
       }
       const canvas = new OffscreenCanvas(width, height);
-      const ctx = canvas.getContext('2d', { willReadFrequently: true });
+      const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (
+        canvas.getContext('2d', { willReadFrequently: true }));
       ctx.drawImage(bmp, 0, 0);
       const imageData = ctx.getImageData(0, 0, width, height);
       return { imageData, width, height, thumb: await thumbnail(bmp) };
@@ -106,19 +139,23 @@
     }
   }
 
+  /** @param {ImageBitmap} bmp
+   * @returns {Promise<string>} a data: URL */
   async function thumbnail(bmp) {
     const s = THUMB / Math.max(bmp.width, bmp.height);
     const c = new OffscreenCanvas(Math.max(1, Math.round(bmp.width * s)), Math.max(1, Math.round(bmp.height * s)));
-    c.getContext('2d').drawImage(bmp, 0, 0, c.width, c.height);
+    /** @type {OffscreenCanvasRenderingContext2D} */ (c.getContext('2d')).drawImage(bmp, 0, 0, c.width, c.height);
     const bytes = new Uint8Array(await (await c.convertToBlob({ type: 'image/jpeg', quality: 0.7 })).arrayBuffer());
     let bin = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     return `data:image/jpeg;base64,${btoa(bin)}`;
   }
 
+  /** @param {ImageData} imageData
+   * @returns {Promise<import('./predictor.js').Prediction>} */
   async function predict(imageData) {
     return (await predictor()).predict(imageData);
   }
 
-  root.FaceCheckInference = { CheckError, importCode, contract, fetchImage, decode, predict };
-})(globalThis);
+  return { CheckError, importCode, contract, fetchImage, decode, predict };
+})();

@@ -1,36 +1,56 @@
+// @ts-check
 /* The options page: read the form into settings (FaceCheckSettings.clean validates) and back. */
-'use strict';
 
-const form = document.getElementById('form');
-const say = (id, text) => { document.getElementById(id).textContent = text; };
+/**
+ * @typedef {HTMLFormElement & {
+ *   threshold: HTMLInputElement, unsureBand: HTMLInputElement, minImageSize: HTMLInputElement,
+ *   scanByDefault: HTMLInputElement, runWhere: RadioNodeList, autoServerOver: HTMLInputElement,
+ *   serverUrl: HTMLInputElement, serverToken: HTMLInputElement}} OptionsForm
+ *   options.html's form, by its controls' names
+ */
 
-function fill(s) {
-  form.threshold.value = s.threshold ?? '';
-  form.unsureBand.value = s.unsureBand ?? '';
-  form.minImageSize.value = s.minImageSize;
-  form.scanByDefault.checked = s.scanByDefault;
-  form.runWhere.value = s.runWhere;
-  form.autoServerOver.value = s.autoServerOver;
-  form.serverUrl.value = s.serverUrl;
-  form.serverToken.value = s.serverToken;
-}
+(() => {
+  'use strict';
 
-function read() {
-  return FaceCheckSettings.clean({
-    threshold: form.threshold.value === '' ? null : form.threshold.value,
-    unsureBand: form.unsureBand.value === '' ? null : form.unsureBand.value,
-    minImageSize: form.minImageSize.value,
-    scanByDefault: form.scanByDefault.checked,
-    runWhere: form.runWhere.value,
-    autoServerOver: form.autoServerOver.value,
-    serverUrl: form.serverUrl.value,
-    serverToken: form.serverToken.value,
-  });
-}
+  const form = /** @type {OptionsForm} */ (document.getElementById('form'));
+  /** An element of options.html, which has them all.
+   * @param {string} id */
+  const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+  /** @param {string} id
+   * @param {string} text */
+  const say = (id, text) => { $(id).textContent = text; };
 
-async function main() {
-  const contract = await fetch(chrome.runtime.getURL('model/contract.json')).then((r) => r.json()).catch(() => null);
-  if (contract) {
+  /** @param {import('./settings.js').Settings} s */
+  function fill(s) {
+    form.threshold.value = String(s.threshold ?? '');
+    form.unsureBand.value = String(s.unsureBand ?? '');
+    form.minImageSize.value = String(s.minImageSize);
+    form.scanByDefault.checked = s.scanByDefault;
+    form.runWhere.value = s.runWhere;
+    form.autoServerOver.value = String(s.autoServerOver);
+    form.serverUrl.value = s.serverUrl;
+    form.serverToken.value = s.serverToken;
+  }
+
+  /** @returns {import('./settings.js').Settings} */
+  function read() {
+    return FaceCheckSettings.clean({
+      threshold: form.threshold.value === '' ? null : form.threshold.value,
+      unsureBand: form.unsureBand.value === '' ? null : form.unsureBand.value,
+      minImageSize: form.minImageSize.value,
+      scanByDefault: form.scanByDefault.checked,
+      runWhere: form.runWhere.value,
+      autoServerOver: form.autoServerOver.value,
+      serverUrl: form.serverUrl.value,
+      serverToken: form.serverToken.value,
+    });
+  }
+
+  /** The model's own threshold and band, next to the fields that override them. */
+  async function showModelBand() {
+    /** @type {import('./predictor.js').Contract | null} */
+    const contract = await fetch(chrome.runtime.getURL('model/contract.json')).then((r) => r.json()).catch(() => null);
+    if (!contract) return;
     form.threshold.placeholder = String(contract.threshold);
     say('model-threshold', `empty: the model's own, ${contract.threshold} (${contract.model_version})`);
     if (typeof contract.unsure_from === 'number') {
@@ -43,26 +63,33 @@ async function main() {
       say('model-band', "empty: the model's own; this model has no band (0)");
     }
   }
-  fill(await FaceCheckSettings.load());
-  form.addEventListener('input', () => say('status', 'Not saved yet.'));
-  document.body.dataset.ready = 'true'; // the form shows the stored settings (tests wait for it)
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const saved = await FaceCheckSettings.save(read());
-    fill(saved); // show what was kept after validation
-    say('status', 'Saved.');
-  });
-  document.getElementById('reset').addEventListener('click', async () => {
-    await chrome.storage.local.remove('settings');
-    fill(await FaceCheckSettings.load());
-    say('status', 'Defaults restored.');
-  });
-  document.getElementById('test').addEventListener('click', async () => {
-    say('connection', 'Testing…');
-    const r = await chrome.runtime.sendMessage({ type: 'facecheck-test-connection', settings: read() });
-    say('connection', r && r.ok ? `Connected: ${r.detail}.` : `Not connected: ${(r && (r.detail || r.error)) || 'no answer'}.`);
-    document.getElementById('connection').dataset.ok = String(Boolean(r && r.ok));
-  });
-}
 
-main();
+  async function main() {
+    await showModelBand();
+    fill(await FaceCheckSettings.load());
+    form.addEventListener('input', () => say('status', 'Not saved yet.'));
+    document.body.dataset.ready = 'true'; // the form shows the stored settings (tests wait for it)
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const saved = await FaceCheckSettings.save(read());
+      fill(saved); // show what was kept after validation
+      say('status', 'Saved.');
+    });
+    $('reset').addEventListener('click', async () => {
+      await chrome.storage.local.remove('settings');
+      fill(await FaceCheckSettings.load());
+      say('status', 'Defaults restored.');
+    });
+    $('test').addEventListener('click', async () => {
+      say('connection', 'Testing…');
+      /** @type {TestConnectionMessage} */
+      const message = { type: 'facecheck-test-connection', settings: read() };
+      const r = /** @type {(Partial<Health> & {error?: string}) | undefined} */ (
+        await chrome.runtime.sendMessage(message));
+      say('connection', r && r.ok ? `Connected: ${r.detail}.` : `Not connected: ${(r && (r.detail || r.error)) || 'no answer'}.`);
+      $('connection').dataset.ok = String(Boolean(r && r.ok));
+    });
+  }
+
+  main();
+})();

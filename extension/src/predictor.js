@@ -1,3 +1,4 @@
+// @ts-check
 /* FaceCheck's predictor in JavaScript: image -> faces -> crops -> calibrated probabilities.
  *
  * The twin of facecheck/predictor.py (with facecheck/detector.py and facecheck/preprocess.py):
@@ -12,29 +13,93 @@
  *   const predictor = await FaceCheckPredictor.load({tf, contract, classifier, detector});
  *     // classifier / detector: the URL of a model.json, or a TF.js IOHandler
  *   const result = await predictor.predict(imageData);   // {data: RGBA bytes, width, height}
- *     // {faces: [{box: [x, y, w, h], score, pFake, verdict, crop}], pFake, verdict}
+ *     // {faces: [{box: [x, y, w, h], score, p_fake, verdict, crop}], p_fake, verdict, modelVersion}
  *   predictor.dispose();
  *
- * Verdicts (as facecheck.contract.Contract.verdict): per face "fake" (pFake >= threshold),
- * "unsure" (contract.unsure_from <= pFake < threshold; never when the contract has no band),
+ * Verdicts (as facecheck.contract.Contract.verdict): per face "fake" (p_fake >= threshold),
+ * "unsure" (contract.unsure_from <= p_fake < threshold; never when the contract has no band),
  * "real", or "too-small"; per image the most suspicious face's, or "too-small" (faces, none big
  * enough) or "no-face".
  */
+
+/**
+ * @typedef {object} DetectorSettings  contract.json's `detector` (facecheck/detector_settings.py)
+ * @property {number} input_size  side of the square the detector takes, in pixels
+ * @property {Array<[number, number]>} anchor_grids  [grid size, anchors per cell], in output order
+ * @property {number} score_threshold
+ * @property {number} nms_iou
+ * @property {number} max_faces
+ * @property {number} min_face_px  the smallest face (box width, image pixels) that is judged
+ * @property {number} retry_zoom_out
+ * @property {number} retry_centre_aspect
+ *
+ * @typedef {object} Contract  contract.json, as facecheck/contract.py writes it
+ * @property {string} format  'facecheck-contract/1'
+ * @property {number} input_size
+ * @property {string} crop_rule  'face-box' | 'centre-square'
+ * @property {number} crop_margin
+ * @property {number} crop_scale
+ * @property {number} crop_shift_y
+ * @property {DetectorSettings} detector
+ * @property {string} resize_method
+ * @property {boolean} resize_antialias
+ * @property {[number, number]} value_range
+ * @property {boolean} test_time_flip
+ * @property {string} output  'logit' | 'softmax2'
+ * @property {number} temperature
+ * @property {number} threshold
+ * @property {number | null} [unsure_from]  absent or null: no unsure band
+ * @property {string} model_version
+ * @property {number} [max_pixels]  the largest picture judged (decoded pixels)
+ * @property {number} [min_side]  the smallest picture judged (pixels, either side)
+ *
+ * @typedef {{data: Uint8ClampedArray | Uint8Array, width: number, height: number}} RgbaImage
+ *
+ * @typedef {object} Face  one face of a result
+ * @property {number[]} box  [x, y, w, h] in image pixels
+ * @property {number | null} score  the detector's confidence; null without a detector
+ * @property {number | null} p_fake  null: too small to judge
+ * @property {string} verdict
+ * @property {number[]} [crop]  the square judged, [x, y, side, side]
+ *
+ * @typedef {object} Prediction  one image's result (remote.js gives the server's in this shape)
+ * @property {Face[]} faces
+ * @property {number | null} p_fake  the most suspicious face's; null: no face judged
+ * @property {string} verdict  one of facecheck/contract.py VERDICTS
+ * @property {string} modelVersion
+ *
+ * @typedef {typeof import('@tensorflow/tfjs-core') &
+ *   {loadGraphModel: typeof import('@tensorflow/tfjs-converter').loadGraphModel}} Tf
+ *   TF.js as the es2017 bundles put it on the global `tf`: core plus the graph-model loader
+ * @typedef {import('@tensorflow/tfjs-converter').GraphModel} GraphModel
+ * @typedef {string | import('@tensorflow/tfjs-core').io.IOHandler} ModelSource
+ *   the URL of a model.json, or a TF.js IOHandler
+ *
+ * @typedef {object} LoadOptions
+ * @property {Tf} tf
+ * @property {Contract} contract
+ * @property {ModelSource} classifier
+ * @property {ModelSource} detector
+ */
+
 (function (root, factory) {
   if (typeof module === 'object' && module.exports) {
     module.exports = factory();
   } else {
     root.FaceCheckPredictor = factory();
   }
-})(typeof self !== 'undefined' ? self : this, function () {
+})(globalThis, function () {
   'use strict';
 
   // Every model constant (sizes, anchors, thresholds, crop rule) comes from the contract.
   const FLOAT_MIN = 1.1754943508222875e-38;
 
-  /* Anchor centres in 0..1, in the network's output order, from the contract's anchor grids
-   * ([grid size, anchors per cell], ...). */
+  /** Anchor centres in 0..1, in the network's output order, from the contract's anchor grids
+   * ([grid size, anchors per cell], ...).
+   * @param {DetectorSettings} cfg
+   * @returns {Array<[number, number]>} */
   function anchors(cfg) {
+    /** @type {Array<[number, number]>} */
     const out = [];
     for (const [grid, perCell] of cfg.anchor_grids) {
       for (let y = 0; y < grid; y++) {
@@ -47,10 +112,12 @@
   }
 
   // Round half up, like facecheck.preprocess._round.
-  const roundHalfUp = (v) => Math.floor(v + 0.5);
+  const roundHalfUp = (/** @type {number} */ v) => Math.floor(v + 0.5);
 
-  /* TensorFlow's ScaleAndTranslate weights (triangle kernel, antialias on, no translation):
-   * for each output index, the first source index and the normalised weights of its span. */
+  /** TensorFlow's ScaleAndTranslate weights (triangle kernel, antialias on, no translation):
+   * for each output index, the first source index and the normalised weights of its span.
+   * @param {number} inSize
+   * @param {number} outSize */
   function resizeWeights(inSize, outSize) {
     const invScale = inSize / outSize;
     const kernelScale = Math.max(invScale, 1);
@@ -76,11 +143,19 @@
     return { starts, weights };
   }
 
-  /* Resize the square (x, y, side) of an RGBA image to out x out x 3 floats; pixels outside the
-   * image count as black (the detector's letterbox). Values are not clipped. */
+  /** Resize the square (x, y, side) of an RGBA image to out x out x 3 floats; pixels outside the
+   * image count as black (the detector's letterbox). Values are not clipped.
+   * @param {RgbaImage} image
+   * @param {number} x
+   * @param {number} y
+   * @param {number} side
+   * @param {number} out  the output's side
+   * @param {Float32Array} [target]  written from `offset` on; a new array when absent
+   * @param {number} [offset]
+   * @returns {Float32Array} */
   function resizeSquare(image, x, y, side, out, target, offset) {
     const { data, width, height } = image;
-    const wts = resizeWeights(side, out);
+    const spans = resizeWeights(side, out);
     // Horizontal pass: every source row of the square -> out columns.
     const rows = new Float32Array(side * out * 3);
     for (let r = 0; r < side; r++) {
@@ -88,8 +163,8 @@
       if (sy < 0 || sy >= height) continue; // black
       const rowBase = sy * width * 4;
       for (let o = 0; o < out; o++) {
-        const start = wts.starts[o];
-        const w = wts.weights[o];
+        const start = spans.starts[o];
+        const w = spans.weights[o];
         let cr = 0, cg = 0, cb = 0;
         for (let k = 0; k < w.length; k++) {
           const sx = x + start + k;
@@ -109,8 +184,8 @@
     const dst = target || new Float32Array(out * out * 3);
     const base = offset || 0;
     for (let o = 0; o < out; o++) {
-      const start = wts.starts[o];
-      const w = wts.weights[o];
+      const start = spans.starts[o];
+      const w = spans.weights[o];
       for (let c = 0; c < out; c++) {
         let cr = 0, cg = 0, cb = 0;
         for (let k = 0; k < w.length; k++) {
@@ -128,7 +203,9 @@
     return dst;
   }
 
-  /* Transparent pixels over white, as facecheck.images does for PNGs with alpha. */
+  /** Transparent pixels over white, as facecheck.images does for PNGs with alpha.
+   * @param {RgbaImage} image
+   * @returns {RgbaImage} */
   function flattenAlpha(image) {
     const { data, width, height } = image;
     let opaque = true;
@@ -143,11 +220,16 @@
     return { data: out, width, height };
   }
 
-  /* The squares (x, y, side) the detector looks at, in order (facecheck.detector.views). */
+  /** The squares (x, y, side) the detector looks at, in order (facecheck.detector.views).
+   * @param {number} height
+   * @param {number} width
+   * @param {DetectorSettings} cfg
+   * @returns {Array<[number, number, number]>} */
   function views(height, width, cfg) {
     const big = Math.max(height, width);
     const small = Math.min(height, width);
     const sides = [big, Math.floor(big * cfg.retry_zoom_out)];
+    /** @type {Array<[number, number, number]>} */
     const out = sides.map((s) => [Math.floor((width - s) / 2), Math.floor((height - s) / 2), s]);
     if (big >= cfg.retry_centre_aspect * small) {
       out.push([Math.floor((width - small) / 2), Math.floor((height - small) / 2), small]);
@@ -155,6 +237,9 @@
     return out;
   }
 
+  /** Intersection over union of two [x0, y0, x1, y1] boxes.
+   * @param {number[]} a
+   * @param {number[]} b */
   function iou(a, b) {
     const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
     const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
@@ -163,34 +248,44 @@
     return inter / Math.max(union, 1e-12);
   }
 
-  /* Raw detector outputs for one view -> faces in image pixels, weighted NMS, best first
-   * (facecheck.detector.decode). */
+  /** Raw detector outputs for one view -> faces in image pixels, weighted NMS, best first
+   * (facecheck.detector.decode).
+   * @param {Float32Array} regs  16 regressors per anchor
+   * @param {Float32Array} logits  one per anchor
+   * @param {[number, number, number]} view  the square (x, y, side) the detector saw
+   * @param {DetectorConfig} cfg
+   * @returns {DetectedFace[]} */
   function decode(regs, logits, view, cfg) {
     const [left, top, side] = view;
-    const anc = cfg.anchors || anchors(cfg);
-    const S = cfg.input_size;
-    const cands = [];
-    for (let i = 0; i < anc.length; i++) {
+    const centres = cfg.anchors;
+    const size = cfg.input_size;
+    /** @type {Array<{score: number, box: number[], kps: number[][]}>} */
+    const candidates = [];
+    for (let i = 0; i < centres.length; i++) {
       const z = Math.min(Math.max(logits[i], -100), 100);
       const score = 1 / (1 + Math.exp(-z));
       if (score < cfg.score_threshold) continue;
       const r = regs.subarray(i * 16, i * 16 + 16);
-      const cx = r[0] / S + anc[i][0];
-      const cy = r[1] / S + anc[i][1];
-      const w = r[2] / S;
-      const h = r[3] / S;
+      const cx = r[0] / size + centres[i][0];
+      const cy = r[1] / size + centres[i][1];
+      const w = r[2] / size;
+      const h = r[3] / size;
+      /** @type {number[][]} */
       const kps = [];
       for (let k = 0; k < 6; k++) {
-        kps.push([r[4 + 2 * k] / S + anc[i][0], r[5 + 2 * k] / S + anc[i][1]]);
+        kps.push([r[4 + 2 * k] / size + centres[i][0], r[5 + 2 * k] / size + centres[i][1]]);
       }
-      cands.push({ score, box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], kps });
+      candidates.push({ score, box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], kps });
     }
-    cands.sort((a, b) => b.score - a.score); // stable, like numpy's stable argsort
+    candidates.sort((a, b) => b.score - a.score); // stable, like numpy's stable argsort
+    /** @type {DetectedFace[]} */
     const faces = [];
-    let remaining = cands;
+    let remaining = candidates;
     while (remaining.length && faces.length < cfg.max_faces) {
       const first = remaining[0];
+      /** @type {typeof candidates} */
       const group = [];
+      /** @type {typeof candidates} */
       const rest = [];
       for (const c of remaining) (iou(first.box, c.box) > cfg.nms_iou ? group : rest).push(c);
       let total = 0;
@@ -215,7 +310,12 @@
     return faces;
   }
 
-  /* Detector box -> the square the classifier judges (facecheck.preprocess.face_square). */
+  /** Detector box -> the square the classifier judges (facecheck.preprocess.face_square).
+   * @param {number[]} box  [x, y, w, h]
+   * @param {Contract} contract
+   * @param {number} height
+   * @param {number} width
+   * @returns {number[]} [x, y, side, side] */
   function faceSquare(box, contract, height, width) {
     const [x, y, w, h] = box;
     const side = Math.min(Math.max(1, roundHalfUp(w * contract.crop_scale)), height, width);
@@ -226,25 +326,46 @@
     return [x0, y0, side, side];
   }
 
+  /** The largest centred square, less `margin` (facecheck.preprocess.centre_square).
+   * @param {number} height
+   * @param {number} width
+   * @param {number} margin
+   * @returns {number[]} [x, y, side, side] */
   function centreSquare(height, width, margin) {
     const side = Math.max(1, Math.round(Math.min(height, width) * (1 - margin)));
     return [Math.floor((width - side) / 2), Math.floor((height - side) / 2), side, side];
   }
 
-  const round1 = (v) => Math.round(v * 10) / 10;
-  const round4 = (v) => Math.round(v * 1e4) / 1e4;
+  const round1 = (/** @type {number} */ v) => Math.round(v * 10) / 10;
+  const round4 = (/** @type {number} */ v) => Math.round(v * 1e4) / 1e4;
+
+  /**
+   * @typedef {DetectorSettings & {anchors: Array<[number, number]>}} DetectorConfig
+   * @typedef {{box: number[], score: number, keypoints: number[][]}} DetectedFace
+   * @typedef {{box: number[], score: number | null, square: number[] | null, p_fake: number | null}} Candidate
+   */
 
   class Predictor {
+    /**
+     * @param {Tf} tf
+     * @param {Contract} contract
+     * @param {GraphModel} classifier
+     * @param {GraphModel | null} detector  null: the contract's crop rule needs none
+     */
     constructor(tf, contract, classifier, detector) {
       this.tf = tf;
       this.contract = contract;
       this.classifier = classifier;
       this.detector = detector;
-      this.cfg = Object.assign({}, contract.detector);
-      if (this.cfg.anchor_grids) this.cfg.anchors = anchors(this.cfg);
+      const settings = contract.detector || {};
+      /** @type {DetectorConfig} */
+      this.cfg = { ...settings, anchors: settings.anchor_grids ? anchors(settings) : [] };
       this.version = contract.model_version;
     }
 
+    /** Check the contract, load the models and warm them up.
+     * @param {LoadOptions} options
+     * @returns {Promise<Predictor>} */
     static async load({ tf, contract, classifier, detector }) {
       if (!tf) throw new Error('FaceCheckPredictor.load needs {tf}');
       if (!contract || contract.format !== 'facecheck-contract/1') {
@@ -254,6 +375,7 @@
         throw new Error('this predictor implements the antialiased bilinear resize only');
       }
       if (contract.crop_rule === 'face-box') {
+        /** @type {Record<string, unknown>} */
         const d = contract.detector || {};
         for (const key of ['input_size', 'anchor_grids', 'score_threshold', 'nms_iou', 'max_faces',
           'min_face_px', 'retry_zoom_out', 'retry_centre_aspect']) {
@@ -282,8 +404,11 @@
       if (this.detector) this.detector.dispose();
     }
 
-    /* Detector outputs for a batch of 128x128 inputs: [{regs: Float32Array, logits}]. */
-    runDetector(inputs) {
+    /** Detector outputs for a batch of detector-sized inputs.
+     * @param {GraphModel} detector
+     * @param {Float32Array[]} inputs
+     * @returns {Array<{regs: Float32Array, logits: Float32Array}>} */
+    runDetector(detector, inputs) {
       const tf = this.tf;
       const n = inputs.length;
       const d = this.cfg.input_size;
@@ -291,17 +416,21 @@
       inputs.forEach((a, i) => flat.set(a, i * a.length));
       const outs = tf.tidy(() => {
         const x = tf.tensor4d(flat, [n, d, d, 3]);
-        let res = this.detector.execute(x);
-        if (!Array.isArray(res)) res = [res];
-        return res;
+        const res = detector.execute(x);
+        return Array.isArray(res) ? res : [res];
       });
-      let regs = null, logits = null;
+      /** @type {Float32Array | null} */
+      let regs = null;
+      /** @type {Float32Array | null} */
+      let logits = null;
       for (const t of outs) {
         const last = t.shape[t.shape.length - 1];
-        if (last === 16) regs = t.dataSync();
-        else if (last === 1) logits = t.dataSync();
+        // Both outputs are float32 tensors.
+        if (last === 16) regs = /** @type {Float32Array} */ (t.dataSync());
+        else if (last === 1) logits = /** @type {Float32Array} */ (t.dataSync());
         t.dispose();
       }
+      if (!regs || !logits) throw new Error('the detector lacks its box or score output: re-export the model');
       const per = this.cfg.anchors.length;
       return Array.from({ length: n }, (_, i) => ({
         regs: regs.subarray(i * per * 16, (i + 1) * per * 16),
@@ -309,18 +438,24 @@
       }));
     }
 
-    /* Faces in image pixels: the whole picture first, then the retry views while none is found. */
-    detect(image) {
+    /** Faces in image pixels: the whole picture first, then the retry views while none is found.
+     * @param {RgbaImage} image
+     * @param {GraphModel} detector
+     * @returns {DetectedFace[]} */
+    detect(image, detector) {
       for (const view of views(image.height, image.width, this.cfg)) {
         const input = resizeSquare(image, view[0], view[1], view[2], this.cfg.input_size);
-        const [{ regs, logits }] = this.runDetector([input]);
+        const [{ regs, logits }] = this.runDetector(detector, [input]);
         const faces = decode(regs, logits, view, this.cfg);
         if (faces.length) return faces;
       }
       return [];
     }
 
-    /* Classifier logits for face squares of one image (flip-averaged when the contract says). */
+    /** Classifier logits for face squares of one image (flip-averaged when the contract says).
+     * @param {RgbaImage} image
+     * @param {number[][]} squares  [x, y, side, side] each
+     * @returns {Float64Array} */
     logits(image, squares) {
       const tf = this.tf;
       const s = this.contract.input_size;
@@ -334,7 +469,8 @@
       const raw = tf.tidy(() => {
         let x = tf.tensor4d(flat, [n, s, s, 3]);
         if (this.contract.test_time_flip) x = tf.concat([x, tf.reverse(x, 2)], 0);
-        return this.classifier.execute(x);
+        // The classifier has one output.
+        return /** @type {import('@tensorflow/tfjs-core').Tensor} */ (this.classifier.execute(x));
       });
       const out = raw.dataSync();
       raw.dispose();
@@ -355,10 +491,12 @@
       return z;
     }
 
+    /** @param {number} z a logit @returns {number} p_fake */
     probability(z) {
       return 1 / (1 + Math.exp(-z / this.contract.temperature));
     }
 
+    /** @param {number} p p_fake @returns {'fake' | 'unsure' | 'real'} */
     verdict(p) {
       if (p >= this.contract.threshold) return 'fake';
       const from = this.contract.unsure_from;
@@ -366,7 +504,8 @@
       return 'real';
     }
 
-    /* image: {data: RGBA Uint8ClampedArray/Uint8Array, width, height}. */
+    /** @param {RgbaImage} image  RGBA bytes (Uint8ClampedArray or Uint8Array), width, height
+     * @returns {Promise<Prediction>} */
     async predict(image) {
       if (!image || !image.data || !(image.width > 0) || !(image.height > 0)) {
         throw new Error('predict() needs {data, width, height}');
@@ -376,35 +515,39 @@
       }
       image = flattenAlpha(image);
       const { width, height } = image;
+      /** @type {Candidate[]} */
       let faces;
       if (this.detector) {
-        faces = this.detect(image).map((f) => {
+        faces = this.detect(image, this.detector).map((f) => {
           const big = f.box[2] >= this.cfg.min_face_px;
           return {
             box: f.box.map(round1),
             score: round4(f.score),
             square: big ? faceSquare(f.box, this.contract, height, width) : null,
+            p_fake: null,
           };
         });
       } else {
         const sq = centreSquare(height, width, this.contract.crop_margin);
-        faces = [{ box: sq, score: null, square: sq }];
+        faces = [{ box: sq, score: null, square: sq, p_fake: null }];
       }
       const judged = faces.filter((f) => f.square);
-      const z = judged.length ? this.logits(image, judged.map((f) => f.square)) : [];
-      judged.forEach((f, i) => { f.pFake = this.probability(z[i]); });
+      const squares = judged.map((f) => /** @type {number[]} */ (f.square));
+      const ps = squares.length ? Array.from(this.logits(image, squares), (z) => this.probability(z)) : [];
+      judged.forEach((f, i) => { f.p_fake = ps[i]; });
+      /** @type {Face[]} */
       const out = faces.map((f) => ({
         box: f.box,
         score: f.score,
-        pFake: f.square ? f.pFake : null,
-        verdict: f.square ? this.verdict(f.pFake) : 'too-small',
+        p_fake: f.p_fake,
+        verdict: f.p_fake !== null ? this.verdict(f.p_fake) : 'too-small',
         ...(f.square ? { crop: f.square } : {}),
       }));
-      if (judged.length) {
-        const p = Math.max(...judged.map((f) => f.pFake));
-        return { faces: out, pFake: p, verdict: this.verdict(p), modelVersion: this.version };
+      if (ps.length) {
+        const p = Math.max(...ps);
+        return { faces: out, p_fake: p, verdict: this.verdict(p), modelVersion: this.version };
       }
-      return { faces: out, pFake: null, verdict: faces.length ? 'too-small' : 'no-face', modelVersion: this.version };
+      return { faces: out, p_fake: null, verdict: faces.length ? 'too-small' : 'no-face', modelVersion: this.version };
     }
   }
 

@@ -1,11 +1,13 @@
+// @ts-check
 /* FaceCheck settings, and how a probability becomes the words a user reads.
  *
- * Shared by the service worker (importScripts), the options page and the popup (script tags).
+ * Shared by the service worker (importScripts), the options page and the popup (script tags), and
+ * loaded by Node for its unit tests (extension/test/settings.test.js): no chrome.* call runs on load.
  * Settings live in chrome.storage.local only: never storage.sync, so nothing (the server token
  * included) is copied to a Google account.
  *
  * Verdicts are the same six words as everywhere in FaceCheck (facecheck/contract.py VERDICTS):
- * fake, unsure, real, no-face, too-small, error. A probability p reads "fake" at or above the
+ * fake, unsure, real, no-face, too-small, error. A probability p_fake reads "fake" at or above the
  * threshold, "unsure" in the band [unsureFrom, threshold), "real" below it.
  *
  * By default the threshold and the band are the model's own, calibrated with it (contract.json's
@@ -14,54 +16,133 @@
  * user's own keeps the model's band width just below it, unless the user also sets a band width
  * (0: no band). The predictor's own verdict is kept as `modelVerdict` either way.
  */
-(function (root) {
+
+/**
+ * @typedef {'browser' | 'server' | 'auto'} RunWhere
+ *
+ * @typedef {object} Settings  what the options page stores
+ * @property {number | null} threshold  null: the model's own threshold (contract.json)
+ * @property {number | null} unsureBand  null: the model's own band; else its width below the
+ *   threshold (0: no band)
+ * @property {number} minImageSize  page scans skip images smaller than this (rendered px, either side)
+ * @property {boolean} scanByDefault  scan mode on in every tab without asking
+ * @property {RunWhere} runWhere
+ * @property {number} autoServerOver  'auto': page scans of more images than this go to the server
+ *   if it answers
+ * @property {string} serverUrl
+ * @property {string} serverToken
+ *
+ * @typedef {object} Band  the threshold and unsure band in force
+ * @property {number} threshold
+ * @property {number | null} unsureFrom  null: no band
+ *
+ * @typedef {'fake' | 'unsure' | 'real' | 'no-face' | 'too-small' | 'error'} Verdict
+ *
+ * @typedef {object} FaceView  one face's badge
+ * @property {number[]} box  [x, y, w, h] in image pixels
+ * @property {number | null} score  the detector's confidence
+ * @property {number | null} p_fake
+ * @property {Verdict} verdict  what the badge says (the options' band)
+ * @property {string} modelVerdict  what the predictor said (the model's band)
+ * @property {string} label  the words on the badge
+ *
+ * @typedef {object} View  one image's check, as the badges and the popup show it
+ * @property {Verdict} verdict
+ * @property {string} modelVerdict
+ * @property {number | null} p_fake
+ * @property {string} label
+ * @property {FaceView[]} faces
+ * @property {number} [threshold]
+ * @property {number | null} [unsureFrom]
+ * @property {boolean} [thresholdFromOptions]
+ * @property {boolean} [bandFromOptions]
+ * @property {string} [modelVersion]
+ * @property {'browser' | 'server'} [ranOn]
+ * @property {number} [width]  the picture's size in pixels, to place face badges
+ * @property {number} [height]
+ * @property {string} [note]
+ * @property {string} [reason]  why the check failed
+ * @property {string} [thumb]  a small JPEG data: URL, for the popup
+ *
+ * @typedef {object} ViewContext  how describe() words a result
+ * @property {Settings} settings
+ * @property {{threshold: number, unsureFrom?: number | null}} model  the band of the model that judged it
+ * @property {'browser' | 'server'} [ranOn]
+ * @property {number} [width]
+ * @property {number} [height]
+ * @property {string} [note]
+ */
+
+(function (root, factory) {
+  if (typeof module === 'object' && module.exports) module.exports = factory();
+  else root.FaceCheckSettings = factory();
+})(globalThis, function () {
   'use strict';
 
+  /** @type {Readonly<Settings>} */
   const DEFAULTS = Object.freeze({
-    threshold: null, // null: the model's own threshold (contract.json)
-    unsureBand: null, // null: the model's own band; else its width below the threshold (0: no band)
-    minImageSize: 96, // page scans skip images smaller than this (rendered px, either side)
-    scanByDefault: false, // scan mode on in every tab without asking
-    runWhere: 'browser', // 'browser' | 'server' | 'auto'
-    autoServerOver: 10, // 'auto': page scans of more images than this go to the server if it answers
+    threshold: null,
+    unsureBand: null,
+    minImageSize: 96,
+    scanByDefault: false,
+    runWhere: 'browser',
+    autoServerOver: 10,
     serverUrl: 'http://127.0.0.1:8000',
     serverToken: '',
   });
+  /** @type {readonly RunWhere[]} */
   const RUN_WHERE = ['browser', 'server', 'auto'];
 
+  /** A number (or numeric text) clamped to [lo, hi]; `fallback` for anything else.
+   * @template {number | null} F
+   * @param {unknown} v
+   * @param {number} lo
+   * @param {number} hi
+   * @param {F} fallback
+   * @returns {number | F} */
   const num = (v, lo, hi, fallback) => {
     const n = typeof v === 'string' && v.trim() === '' ? NaN : Number(v);
     return Number.isFinite(n) ? Math.min(Math.max(n, lo), hi) : fallback;
   };
 
-  /* Whatever was stored (or typed) -> a complete, valid settings object. */
+  /** Whatever was stored (or typed) -> a complete, valid settings object.
+   * @param {Record<string, unknown> | null | undefined} raw
+   * @returns {Settings} */
   function clean(raw) {
+    /** @type {Record<string, unknown>} */
     const s = { ...DEFAULTS, ...(raw || {}) };
     return {
       threshold: s.threshold === null || s.threshold === '' ? null : num(s.threshold, 0.01, 0.99, null),
       unsureBand: s.unsureBand === null || s.unsureBand === '' ? null : num(s.unsureBand, 0, 0.99, null),
       minImageSize: Math.round(num(s.minImageSize, 16, 2000, DEFAULTS.minImageSize)),
       scanByDefault: Boolean(s.scanByDefault),
-      runWhere: RUN_WHERE.includes(s.runWhere) ? s.runWhere : DEFAULTS.runWhere,
+      runWhere: RUN_WHERE.find((w) => w === s.runWhere) || DEFAULTS.runWhere,
       autoServerOver: Math.round(num(s.autoServerOver, 0, 10000, DEFAULTS.autoServerOver)),
       serverUrl: String(s.serverUrl || DEFAULTS.serverUrl).trim(),
       serverToken: String(s.serverToken || '').trim(),
     };
   }
 
+  /** @returns {Promise<Settings>} */
   async function load() {
     const got = await chrome.storage.local.get('settings');
-    return clean(got.settings);
+    return clean(/** @type {Record<string, unknown> | undefined} */ (got.settings));
   }
 
+  /** Merge `partial` into the stored settings; returns what was kept after validation.
+   * @param {Record<string, unknown>} partial
+   * @returns {Promise<Settings>} */
   async function save(partial) {
     const next = clean({ ...(await load()), ...partial });
     await chrome.storage.local.set({ settings: next });
     return next;
   }
 
-  /* The threshold and band in force: the settings over the model's own ({threshold, unsureFrom},
-   * unsureFrom null when the model has no band). Returns {threshold, unsureFrom}. */
+  /** The threshold and band in force: the settings over the model's own (unsureFrom null or
+   * absent when the model has no band).
+   * @param {Settings} s
+   * @param {ViewContext['model']} model
+   * @returns {Band} */
   function band(s, model) {
     const modelFrom = typeof model.unsureFrom === 'number' ? model.unsureFrom : null;
     const threshold = s.threshold ?? model.threshold;
@@ -72,60 +153,81 @@
     return { threshold, unsureFrom };
   }
 
-  /* As facecheck.contract.Contract.verdict. */
+  /** As facecheck.contract.Contract.verdict.
+   * @param {number} p  p_fake
+   * @param {Band} b
+   * @returns {'fake' | 'unsure' | 'real'} */
   function uiVerdict(p, b) {
     if (p >= b.threshold) return 'fake';
     if (b.unsureFrom !== null && p >= b.unsureFrom) return 'unsure';
     return 'real';
   }
 
-  // Never "100%" or "0%": a calibrated probability is not certainty.
+  /** A probability as a whole percentage, never "100%" or "0%": a calibrated probability is not
+   * certainty.
+   * @param {number} p */
   const pct = (p) => Math.min(99, Math.max(1, Math.round(p * 100)));
 
-  const LABELS = {
-    unsure: () => 'Unsure',
-    'no-face': () => 'No face found',
-    'too-small': () => 'Too small',
-    error: () => 'Image could not be loaded',
-    fake: (p) => `Likely generated ${pct(p)}%`,
-    real: (p) => `Likely real ${pct(1 - p)}%`,
+  /** @type {Record<string, string>} */
+  const WORDS = {
+    unsure: 'Unsure',
+    'no-face': 'No face found',
+    'too-small': 'Too small',
+    error: 'Image could not be loaded',
   };
-  const label = (verdict, p) => (LABELS[verdict] || LABELS.error)(p);
+  /** The words for a verdict; "fake" and "real" carry their probability.
+   * @param {string} verdict
+   * @param {number | null} [p]  p_fake
+   * @returns {string} */
+  function label(verdict, p) {
+    if (typeof p === 'number' && verdict === 'fake') return `Likely generated ${pct(p)}%`;
+    if (typeof p === 'number' && verdict === 'real') return `Likely real ${pct(1 - p)}%`;
+    return WORDS[verdict] || WORDS.error;
+  }
   // Verdicts without a probability; anything else unjudged (a server speaking another vocabulary)
   // reads "error".
+  /** @type {readonly Verdict[]} */
   const UNJUDGED = ['no-face', 'too-small', 'error'];
 
-  /* A predictor result ({faces, pFake, verdict, modelVersion}, from the JS predictor or remote.js)
-   * -> what the badges show. ctx: {settings, model: {threshold, unsureFrom} of the model that
-   * judged it, ranOn: 'browser'|'server', width, height, note}. */
+  /** A predictor result (from the JS predictor or remote.js) -> what the badges show.
+   * @param {import('./predictor.js').Prediction} result
+   * @param {ViewContext} ctx
+   * @returns {View} */
   function describe(result, ctx) {
     const s = ctx.settings;
     const b = band(s, ctx.model);
     const faces = result.faces.map((f) => {
-      const judged = typeof f.pFake === 'number';
-      const verdict = judged ? uiVerdict(f.pFake, b) : 'too-small';
-      return { box: f.box, score: f.score ?? null, p: judged ? f.pFake : null, verdict,
-        modelVerdict: f.verdict, label: label(verdict, f.pFake) };
+      const p = typeof f.p_fake === 'number' ? f.p_fake : null;
+      /** @type {Verdict} */
+      const verdict = p !== null ? uiVerdict(p, b) : 'too-small';
+      return { box: f.box, score: f.score ?? null, p_fake: p, verdict, modelVerdict: f.verdict,
+        label: label(verdict, p) };
     });
-    const judged = typeof result.pFake === 'number';
-    const verdict = judged ? uiVerdict(result.pFake, b) : (UNJUDGED.includes(result.verdict) ? result.verdict : 'error');
+    const p = typeof result.p_fake === 'number' ? result.p_fake : null;
+    const verdict = p !== null ? uiVerdict(p, b) : (UNJUDGED.find((v) => v === result.verdict) || 'error');
     return {
-      verdict, modelVerdict: result.verdict, p: judged ? result.pFake : null,
-      label: label(verdict, result.pFake), faces, threshold: b.threshold, unsureFrom: b.unsureFrom,
+      verdict, modelVerdict: result.verdict, p_fake: p,
+      label: label(verdict, p), faces, threshold: b.threshold, unsureFrom: b.unsureFrom,
       thresholdFromOptions: s.threshold !== null, bandFromOptions: s.unsureBand !== null,
       modelVersion: result.modelVersion || '', ranOn: ctx.ranOn,
       width: ctx.width, height: ctx.height, note: ctx.note || '',
     };
   }
 
-  /* A check that could not run -> an "error" (or "too-small") badge with the reason. `imageAtFault`:
-   * the picture could not be used (vs. the extension or the server failing). */
+  /** A check that could not run -> an "error" (or "too-small") badge with the reason.
+   * @param {unknown} err  an Error, or an object with a `verdict` ('too-small') and `message`
+   * @param {'browser' | 'server'} ranOn
+   * @param {boolean} imageAtFault  the picture could not be used (vs. the extension or the server
+   *   failing)
+   * @returns {View} */
   function describeError(err, ranOn, imageAtFault) {
-    const verdict = err && err.verdict === 'too-small' ? 'too-small' : 'error';
+    const e = /** @type {{verdict?: string, message?: string} | null | undefined} */ (err);
+    /** @type {Verdict} */
+    const verdict = e && e.verdict === 'too-small' ? 'too-small' : 'error';
     const text = verdict === 'error' && !imageAtFault ? 'Check failed' : label(verdict);
-    return { verdict, modelVerdict: verdict, p: null, label: text, faces: [],
-      reason: String((err && err.message) || err), ranOn: ranOn || 'browser', modelVersion: '' };
+    return { verdict, modelVerdict: verdict, p_fake: null, label: text, faces: [],
+      reason: String((e && e.message) || err), ranOn: ranOn || 'browser', modelVersion: '' };
   }
 
-  root.FaceCheckSettings = { clean, load, save, band, describe, describeError, pct };
-})(globalThis);
+  return { clean, load, save, band, describe, describeError, pct };
+});

@@ -1,0 +1,110 @@
+/* Unit tests of src/settings.js: stored settings, the band in force and the words a badge shows.
+ * (tests/test_extension.py checks the same words against the Python predictor, in Chromium.) */
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const settings = require('../src/settings.js');
+
+const defaults = () => settings.clean(undefined);
+
+/** A face of a predictor result. */
+const face = (p, verdict = 'x') => ({ box: [0, 0, 10, 10], score: 0.9, p_fake: p, verdict });
+
+test('clean() fills in and bounds every field', () => {
+  assert.deepEqual(defaults(), {
+    threshold: null, unsureBand: null, minImageSize: 96, scanByDefault: false, runWhere: 'browser',
+    autoServerOver: 10, serverUrl: 'http://127.0.0.1:8000', serverToken: '',
+  });
+  const s = settings.clean({
+    threshold: '1.5', unsureBand: '', minImageSize: '3000.4', scanByDefault: 'yes', runWhere: 'cloud',
+    autoServerOver: -4, serverUrl: '  http://box:9000/ ', serverToken: ' t0k ',
+  });
+  assert.deepEqual(s, {
+    threshold: 0.99, unsureBand: null, minImageSize: 2000, scanByDefault: true, runWhere: 'browser',
+    autoServerOver: 0, serverUrl: 'http://box:9000/', serverToken: 't0k',
+  });
+  assert.equal(settings.clean({ threshold: 'abc' }).threshold, null);
+  assert.equal(settings.clean({ threshold: 0 }).threshold, 0.01);
+  assert.equal(settings.clean({ minImageSize: 'abc' }).minImageSize, 96);
+  assert.equal(settings.clean({ runWhere: 'auto' }).runWhere, 'auto');
+});
+
+test('save() validates, merges and stores in chrome.storage.local only', async (t) => {
+  const stored = {};
+  globalThis.chrome = { storage: { local: {
+    get: async (key) => (key in stored ? { [key]: stored[key] } : {}),
+    set: async (items) => Object.assign(stored, items),
+  } } };
+  t.after(() => { delete globalThis.chrome; });
+  assert.deepEqual(await settings.load(), defaults());
+  await settings.save({ threshold: '0.7' });
+  const saved = await settings.save({ runWhere: 'server' });
+  assert.equal(saved.threshold, 0.7);
+  assert.equal(saved.runWhere, 'server');
+  assert.deepEqual(stored.settings, saved);
+  assert.deepEqual(await settings.load(), saved);
+});
+
+test('band(): the model band by default; an own threshold keeps its width; a width of 0 is none', () => {
+  const model = { threshold: 0.6, unsureFrom: 0.4 };
+  const band = (opts, m = model) => settings.band(settings.clean(opts), m);
+  assert.deepEqual(band({}), { threshold: 0.6, unsureFrom: 0.4 });
+  assert.deepEqual(band({}, { threshold: 0.6, unsureFrom: null }), { threshold: 0.6, unsureFrom: null });
+  assert.deepEqual(band({}, { threshold: 0.6 }), { threshold: 0.6, unsureFrom: null });
+  const own = band({ threshold: 0.9 });
+  assert.equal(own.threshold, 0.9);
+  assert.ok(Math.abs(own.unsureFrom - 0.7) < 1e-12, own);
+  const noBand = { threshold: 0.6, unsureFrom: null };
+  assert.deepEqual(band({ threshold: 0.9 }, noBand), { threshold: 0.9, unsureFrom: null });
+  assert.deepEqual(band({ unsureBand: 0 }), { threshold: 0.6, unsureFrom: null });
+  assert.ok(Math.abs(band({ unsureBand: 0.1 }).unsureFrom - 0.5) < 1e-12);
+});
+
+test('describe(): fake at the threshold, unsure in the band, real below, with their words', () => {
+  const result = { faces: [face(0.6), face(0.4), face(0.39), face(null, 'too-small')], p_fake: 0.6,
+    verdict: 'fake', modelVersion: 'm1' };
+  const view = settings.describe(result, { settings: defaults(), model: { threshold: 0.6, unsureFrom: 0.4 },
+    ranOn: 'browser', width: 200, height: 100 });
+  assert.deepEqual(view.faces.map((f) => [f.verdict, f.label, f.p_fake]), [
+    ['fake', 'Likely generated 60%', 0.6],
+    ['unsure', 'Unsure', 0.4],
+    ['real', 'Likely real 61%', 0.39],
+    ['too-small', 'Too small', null],
+  ]);
+  assert.equal(view.faces[0].modelVerdict, 'x');
+  assert.deepEqual([view.verdict, view.label, view.p_fake, view.modelVerdict],
+    ['fake', 'Likely generated 60%', 0.6, 'fake']);
+  assert.deepEqual([view.threshold, view.unsureFrom, view.thresholdFromOptions, view.bandFromOptions],
+    [0.6, 0.4, false, false]);
+  assert.deepEqual([view.modelVersion, view.ranOn, view.width, view.height, view.note],
+    ['m1', 'browser', 200, 100, '']);
+});
+
+test('describe(): the options override the model band; unjudged verdicts keep their words', () => {
+  const ctx = { settings: settings.clean({ threshold: 0.3, unsureBand: 0 }),
+    model: { threshold: 0.6, unsureFrom: 0.4 } };
+  const result = { faces: [face(0.35, 'unsure')], p_fake: 0.35, verdict: 'unsure', modelVersion: '' };
+  const view = settings.describe(result, ctx);
+  assert.deepEqual([view.verdict, view.modelVerdict, view.thresholdFromOptions, view.bandFromOptions],
+    ['fake', 'unsure', true, true]);
+  const unjudged = (verdict) => settings.describe({ faces: [], p_fake: null, verdict, modelVersion: '' }, ctx);
+  assert.deepEqual([unjudged('no-face').verdict, unjudged('no-face').label], ['no-face', 'No face found']);
+  assert.deepEqual([unjudged('too-small').verdict, unjudged('too-small').label], ['too-small', 'Too small']);
+  assert.deepEqual([unjudged('maybe').verdict, unjudged('maybe').label], ['error', 'Image could not be loaded']);
+});
+
+test('describeError(): the reason, and who is at fault', () => {
+  const small = { verdict: 'too-small', message: 'image too small: 8x8 pixels' };
+  const tooSmall = settings.describeError(small, 'browser', true);
+  assert.deepEqual([tooSmall.verdict, tooSmall.label, tooSmall.reason, tooSmall.p_fake],
+    ['too-small', 'Too small', 'image too small: 8x8 pixels', null]);
+  const unreadable = settings.describeError(new Error('bad bytes'), 'server', true);
+  assert.equal(unreadable.label, 'Image could not be loaded');
+  const failed = settings.describeError(new Error('wasm did not start'), 'browser', false);
+  assert.deepEqual([failed.verdict, failed.label, failed.reason, failed.ranOn],
+    ['error', 'Check failed', 'wasm did not start', 'browser']);
+});
+
+test('pct(): whole percent, never 0 or 100', () => {
+  assert.deepEqual([0, 0.004, 0.5, 0.996, 1].map(settings.pct), [1, 1, 50, 99, 99]);
+});
