@@ -9,7 +9,6 @@ RUN ?= runs/facecheck-v2
 MODEL ?= models/facecheck-v2
 # The first stage of `make train`: facecheck-v1's recipe on the pool's original six sources.
 STAGE1 ?= runs/facecheck-v2-stage1
-NEW_REAL_SOURCES := scut_fbp5500,congress_portraits,allage_faces,selfies,lfw
 
 NODE_STAMP := extension/node_modules/.installed
 
@@ -22,7 +21,7 @@ $(STAMP): pyproject.toml
 	  { echo "FaceCheck needs Python 3.11 (TensorFlow 2.19); set PYTHON=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,export]'
+	$(BIN)/pip install -q -e '.[dev,export,scale]'
 	touch $@
 
 ## TF.js, its wasm backend and nothing else, from npm (pinned in extension/package-lock.json).
@@ -50,10 +49,13 @@ LINTED := facecheck training export server benchmarks tests package_scripts
 
 test: setup
 	$(BIN)/ruff check $(LINTED)
+	cd extension && npm test --silent
 	$(BIN)/pytest
 
+## ruff on the Python; eslint and tsc (extension/package.json's `lint`) on the extension and the drop page.
 lint: setup
 	$(BIN)/ruff check $(LINTED)
+	cd extension && npm run --silent lint
 
 ## Retrain the shipped model from scratch, in two stages, into $(RUN). Stage 1 is facecheck-v1's
 ## recipe on the pool's original six sources (55.2 min measured on an idle 2-core machine; its
@@ -61,23 +63,17 @@ lint: setup
 ## real sources (models/facecheck-v2/MODEL_CARD.md has its measured time). Either stage continues after an
 ## interruption: `facecheck train --resume RUN`.
 train: setup
-	$(BIN)/facecheck train --data $(DATA)/faces/manifest.csv --out $(STAGE1) \
-	  --exclude-sources $(NEW_REAL_SOURCES)
+	$(BIN)/facecheck train --recipe facecheck-v2-stage1 --data $(DATA)/faces/manifest.csv --out $(STAGE1)
 	$(MAKE) finetune INIT=$(STAGE1)
 
 ## Stage 2 alone, from the shipped facecheck-v1 (or INIT=a stage-1 run): how facecheck-v2 was made.
 INIT ?= models/facecheck-v1
 finetune: setup
-	$(BIN)/facecheck train --data $(DATA)/faces/manifest.csv --out $(RUN) --init-from $(INIT) \
-	  --holdout-sources congress_portraits --quality-match 0.15,0.45 \
-	  --source-weights omi=2.5,utkface=0.7,omi_cfd_inversions=0.6,rvf10k=1.6,realorfake=2 \
-	  --epochs 36 --patch-epochs 18 --lr 6e-4 --patience 36 --select worst-real-auc \
-	  --test-time-flip
+	$(BIN)/facecheck train --recipe facecheck-v2 --data $(DATA)/faces/manifest.csv --out $(RUN) --init-from $(INIT)
 
 ## The reference project's CNN and recipe on the same data, for the comparison.
 train-reference: setup
-	$(BIN)/facecheck train --arch reference --data $(DATA)/faces/manifest.csv --out runs/reference \
-	  --epochs 12 --steps-per-epoch 100 --patience 5
+	$(BIN)/facecheck train --recipe reference --data $(DATA)/faces/manifest.csv --out runs/reference
 
 ## Copy a finished run's model into the shipped model folder, re-checking its calibration.
 ship: setup

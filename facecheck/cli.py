@@ -17,6 +17,11 @@ import os
 import sys
 from pathlib import Path
 
+from facecheck.tfquiet import import_tensorflow
+
+# The commands import what loads numpy, PIL, Flask or TensorFlow inside themselves, so that
+# `facecheck --help` and argument errors answer at once instead of after seconds of start-up.
+
 CSV_COLUMNS = ("path", "faces", "p_fake", "verdict", "error")
 
 
@@ -30,7 +35,7 @@ def scan_parser() -> argparse.ArgumentParser:
         "below it: neither claim is made), real (below the band), no-face (no face found: never a "
         "guess), too-small (faces too small to judge) or error (unreadable file, with the reason; "
         "the scan goes on).")
-    ap.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
+    ap.add_argument("paths", nargs="*", metavar="PATH", help="image files and/or folders")
     ap.add_argument("--csv", metavar="OUT.csv", help="write one row per image: " + ",".join(CSV_COLUMNS))
     ap.add_argument("--json", metavar="OUT.json",
                     help="write full detail (face boxes, probabilities, model) as JSON ('-' = stdout)")
@@ -45,11 +50,55 @@ def scan_parser() -> argparse.ArgumentParser:
     ap.add_argument("--table", action="store_true",
                     help="also print the table on stdout (the default when no --csv/--json)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_ray_options(ap)
     return ap
 
 
+# Options only a scan on Ray takes (facecheck/rayscan.py), as argparse names them.
+RAY_ONLY = ("address", "workers", "gpus_per_worker", "list", "parquet", "resume")
+
+
+def _add_ray_options(ap: argparse.ArgumentParser) -> None:
+    group = ap.add_argument_group("many machines (--engine ray; docs/scale.md)")
+    group.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process (default); ray: Ray Data workers on this machine or "
+                       "a cluster (needs `pip install -e '.[scale]'`, writes --csv as batches finish)")
+    group.add_argument("--address", metavar="ADDR",
+                       help="join this Ray cluster (auto, HOST:PORT or ray://HOST:PORT) instead of "
+                       "starting one on this machine")
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="Ray workers, each loading the model once (default: one per CPU)")
+    group.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
+                       help="GPUs each worker takes (e.g. 1; default 0: CPU workers)")
+    group.add_argument("--list", action="append", metavar="FILE",
+                       help="also judge the paths this file lists: one per line (.txt), or a column "
+                       "of a .csv or .parquet table; relative to its folder (repeatable)")
+    group.add_argument("--column", default="path", help="the --list table's column of paths (default path)")
+    group.add_argument("--parquet", metavar="DIR",
+                       help="also write the full per-face detail as a Parquet folder (part-*.parquet)")
+    group.add_argument("--resume", action="store_true",
+                       help="skip the paths already in --csv (and --parquet) and append the rest")
+
+
+def _parse_scan_args(argv) -> argparse.Namespace:
+    ap = scan_parser()
+    args = ap.parse_args(argv)
+    if args.engine == "local":
+        given = [name for name in RAY_ONLY if getattr(args, name)]
+        if given:
+            ap.error(", ".join("--" + n.replace("_", "-") for n in given) + " need(s) --engine ray")
+        if not args.paths:
+            ap.error("the following arguments are required: PATH")
+    return args
+
+
 def scan(argv=None) -> int:
-    args = scan_parser().parse_args(argv)
+    args = _parse_scan_args(argv)
+    if args.engine == "ray":
+        # Imported here so that only a scan on Ray imports Ray (and its pyarrow, its start-up).
+        from facecheck.rayscan import scan_on_ray
+
+        return scan_on_ray(args, csv_row=_csv_row, columns=CSV_COLUMNS, summary=summary)
     from tqdm import tqdm
 
     from facecheck.images import ImageError, error_result, iter_image_files, load_image
@@ -173,8 +222,6 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     through_server = argv[:1] == ["scan"] and any(a == "--server" or a.startswith("--server=") for a in argv)
     if argv and argv[0] in COMMANDS and not {"-h", "--help"} & set(argv) and not through_server:
-        from facecheck.tfquiet import import_tensorflow
-
         import_tensorflow()
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print(__doc__.strip())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from facecheck.cli import CSV_COLUMNS, main, summary
 from facecheck.contract import Contract
-from tests.conftest import FACES, FIXTURES, ROOT, band_around, band_verdict, banded_model_dir, fixture_faces
+from tests.helpers import FACES, FIXTURES, ROOT, band_around, band_verdict, banded_model_dir, fixture_faces
 
 
 def _scan_rows(tmp_path, *args):
