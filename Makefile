@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,export,scale]'
 	touch $@
 
-## TF.js, its wasm backend and nothing else, from npm (pinned in extension/package-lock.json).
+## From npm, pinned in extension/package-lock.json: TF.js and its wasm backend (shipped in the
+## extension), and the dev tools (eslint, typescript, axe-core) that `make lint` and the tests use.
 $(NODE_STAMP): extension/package.json extension/package-lock.json
 	cd extension && npm ci --no-audit --no-fund --loglevel=error
 	touch $@

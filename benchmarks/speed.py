@@ -37,7 +37,7 @@ from tests.browser import HARNESS, TFJS, StaticServer, launch_chromium  # noqa: 
 FACES = sorted((ROOT / "tests" / "fixtures" / "faces").rglob("*.jpg"))
 
 BENCH_JS = """async ([url, n]) => {
-  const img = await decode(url);
+  const img = await loadPicture(url);
   const times = [], cls = [];
   let res = null;
   for (let i = 0; i < n; i++) {

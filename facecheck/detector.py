@@ -26,9 +26,9 @@ from keras import layers
 
 from facecheck.detector_settings import GRIDS, INPUT_SIZE, DetectorSettings
 from facecheck.layers import CUSTOM_OBJECTS, ChannelPad
+from facecheck.paths import DETECTOR_DIR
 from facecheck.preprocess import resize_array
 
-DETECTOR_DIR = Path(__file__).resolve().parent.parent / "models" / "detector"
 DETECTOR_FILE = "blazeface.keras"
 
 # (in channels, out channels, stride) of the 16 BlazeBlocks, as in MediaPipe's model.

@@ -32,14 +32,10 @@ import tensorflow as tf
 
 from facecheck.contract import MODEL_FILE, Contract
 from facecheck.detector import Detector
+from facecheck.paths import SHIPPED_MODEL_DIR, default_model_dir
 from facecheck.preprocess import centre_square, face_square, model_input
 
-# The model shipped in the repository, with its card and contract.
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "facecheck-v2"
-
-
-def default_model_dir() -> Path:
-    return Path(os.environ.get("FACECHECK_MODEL_DIR", SHIPPED_MODEL_DIR))
+__all__ = ["SHIPPED_MODEL_DIR", "Predictor", "default_model_dir"]
 
 
 class Predictor:

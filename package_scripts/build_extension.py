@@ -30,8 +30,7 @@ import zipfile
 from pathlib import Path
 
 from facecheck.contract import MODEL_FILE
-from facecheck.detector import DETECTOR_DIR
-from facecheck.predictor import default_model_dir
+from facecheck.paths import DETECTOR_DIR, default_model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 EXT = ROOT / "extension"

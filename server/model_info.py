@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from facecheck.paths import default_model_dir
 from server.config import Config
 from server.inference import json_safe
 
@@ -23,9 +24,6 @@ VALIDATION_FILES = ("calibration.json", "metrics.json")
 
 def model_info(config: Config, predictor: Predictor) -> dict:
     """The answer of GET /api/v1/model for this app (schema ModelInfo in server/openapi.py)."""
-    # facecheck.predictor imports TensorFlow; the predictor passed in has loaded it already.
-    from facecheck.predictor import default_model_dir
-
     model_dir = Path(config.model_dir) if config.model_dir else default_model_dir()
     return {
         "contract": json_safe(dataclasses.asdict(predictor.contract)),

@@ -210,7 +210,7 @@ async function setup() {
     tf, contract, classifier: '/model/classifier/model.json', detector: '/model/detector/model.json'});
   return tf.getBackend();
 }
-async function decode(url) {
+async function loadPicture(url) {
   const blob = await (await fetch(url)).blob();
   const bmp = await createImageBitmap(blob, {colorSpaceConversion: 'none',
                                              premultiplyAlpha: 'none', imageOrientation: 'from-image'});
@@ -231,7 +231,7 @@ async function runAll(urls, pixelsFor) {
   const out = [];
   const before = tf.memory().numTensors;
   for (const url of urls) {
-    const img = await decode(url);
+    const img = await loadPicture(url);
     const t0 = performance.now();
     const res = await predictor.predict(img);
     const ms = performance.now() - t0;

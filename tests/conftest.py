@@ -11,6 +11,9 @@ import pytest
 from tests.browser import chromium_executable
 from tests.helpers import FACES, SHARED_DATA, make_bad_inputs
 
+# The end-to-end fixtures (built extension, test site, Chromium with the extension) for every test file.
+pytest_plugins = ["tests.e2e"]
+
 
 def pytest_report_header(config):
     """Which Chromium the browser tests drive, and whether the face pool is here."""

@@ -10,7 +10,7 @@ from facecheck.contract import Contract
 from tests.helpers import FACES
 from training.augment import _border_jitter, _Draws, make_augment
 from training.config import parse_args
-from training.data import Sample, decode, list_samples
+from training.data import Sample, list_samples, load_pixels
 from training.evaluate import CONDITIONS, degrade
 from training.evaluate import main as evaluate_main
 from training.train import Checkpoint, build_train_dataset, sample_order, sampling_shares
@@ -108,7 +108,7 @@ def test_data_layouts(tmp_path):
     val = list_samples(tmp_path / "kaggle", "val")
     assert sorted((s.label, s.path.rsplit("/", 1)[-1]) for s in val) == [
         (0, "x.jpg"), (1, "broken.jpg"), (1, "x.jpg")]
-    images, kept, failures = decode(val, 32, cache=False, progress=False)
+    images, kept, failures = load_pixels(val, 32, cache=False, progress=False)
     assert images.shape == (2, 32, 32, 3) and len(kept) == 2
     assert len(failures) == 1 and "broken.jpg" in failures[0][0]
 

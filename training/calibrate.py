@@ -21,7 +21,7 @@ from facecheck.contract import Contract
 from facecheck.detector_settings import DetectorSettings
 from facecheck.predictor import Predictor
 from facecheck.preprocess import eval_inputs
-from training.data import decode, face_crops, list_samples
+from training.data import face_crops, list_samples, load_pixels
 
 
 def calibrate(predictor, val_inputs: np.ndarray, y: np.ndarray, sources, max_false_accusation: float = 0.05,
@@ -74,7 +74,7 @@ def main(argv=None):
     predictor = Predictor.load(args.model)
     if args.reset_detector:
         predictor.contract.detector = predictor.detector.settings = DetectorSettings()
-    images, samples, _ = decode(list_samples(args.data, args.split), args.cache_size)
+    images, samples, _ = load_pixels(list_samples(args.data, args.split), args.cache_size)
     images, _ = face_crops(images, samples, predictor.contract, args.cache_size)
     report, _ = calibrate(predictor, eval_inputs(images, predictor.contract),
                           np.array([s.label for s in samples]), [s.source for s in samples],

@@ -8,7 +8,7 @@ Three layouts are understood, by `list_samples(path, split)`:
 - the Kaggle "140k real and fake faces" layout, `ROOT/{train,valid,test}/{real,fake}/`;
 - a plain folder with `real/` and `fake/` subfolders (`split` is then ignored).
 
-`decode(samples)` decodes in parallel through facecheck.images (the one image loader), keeps the
+`load_pixels(samples)` decodes in parallel through facecheck.images (the one image loader), keeps the
 contract's centred square at a fixed cache size, skips and counts files that fail, and caches the
 result on disk so a second run starts in seconds.
 """
@@ -84,7 +84,7 @@ def _from_folder(folder: Path, source: str) -> list[Sample]:
     return out
 
 
-def decode(samples: list[Sample], size: int, workers: int | None = None,
+def load_pixels(samples: list[Sample], size: int, workers: int | None = None,
            cache: bool = True, progress: bool = True):
     """Decode to (images uint8 [N, size, size, 3], kept samples, failures [(path, reason)]).
 
@@ -158,7 +158,7 @@ def face_crops(images: np.ndarray, samples: list[Sample], contract, size: int,
         z = np.load(cache_file)
         return z["crops"], int(z["missing"])
 
-    # TensorFlow's start-up, as in decode().
+    # TensorFlow's start-up, as in load_pixels().
     from facecheck.detector import Detector
     from facecheck.preprocess import cut_square, face_square, resize
 

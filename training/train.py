@@ -44,7 +44,7 @@ from facecheck.system import cpu_name
 from training.augment import make_augment
 from training.calibrate import calibrate
 from training.config import parse_args, run_config
-from training.data import decode, face_crops, list_samples
+from training.data import face_crops, list_samples, load_pixels
 from training.model import build_model, output_kind
 
 CHECKPOINT_DIR = "checkpoint"
@@ -142,8 +142,8 @@ def load_splits(args, contract, log):
         val_s = [val_s[i] for i in sorted(rng.permutation(len(val_s))[: args.limit])]
     t0 = time.time()
     cache, progress = not args.no_cache, not args.quiet
-    train_x, train_s, train_fail = decode(train_s, args.cache_size, cache=cache, progress=progress)
-    val_x, val_s, val_fail = decode(val_s, args.cache_size, cache=cache, progress=progress)
+    train_x, train_s, train_fail = load_pixels(train_s, args.cache_size, cache=cache, progress=progress)
+    val_x, val_s, val_fail = load_pixels(val_s, args.cache_size, cache=cache, progress=progress)
     # Cut every image to its face the way the predictor will (the contract's crop rule).
     train_x, train_noface = face_crops(train_x, train_s, contract, args.cache_size, cache=cache,
                                        progress=progress)

@@ -88,6 +88,7 @@
   } else {
     root.FaceCheckPredictor = factory();
   }
+// eslint-disable-next-line max-lines-per-function -- the module's UMD factory, not a function in that sense
 })(globalThis, function () {
   'use strict';
 
@@ -220,12 +221,12 @@
     return { data: out, width, height };
   }
 
-  /** The squares (x, y, side) the detector looks at, in order (facecheck.detector.views).
+  /** The squares (x, y, side) the detector looks at, in order (facecheck.detector.search_squares).
    * @param {number} height
    * @param {number} width
    * @param {DetectorSettings} cfg
    * @returns {Array<[number, number, number]>} */
-  function views(height, width, cfg) {
+  function searchSquares(height, width, cfg) {
     const big = Math.max(height, width);
     const small = Math.min(height, width);
     const sides = [big, Math.floor(big * cfg.retry_zoom_out)];
@@ -248,15 +249,15 @@
     return inter / Math.max(union, 1e-12);
   }
 
-  /** Raw detector outputs for one view -> faces in image pixels, weighted NMS, best first
-   * (facecheck.detector.decode).
+  /** Raw detector outputs for one search square -> faces in image pixels, weighted NMS, best first
+   * (facecheck.detector.faces_from_outputs).
    * @param {Float32Array} regs  16 regressors per anchor
    * @param {Float32Array} logits  one per anchor
-   * @param {[number, number, number]} view  the square (x, y, side) the detector saw
+   * @param {[number, number, number]} square  the square (x, y, side) the detector saw
    * @param {DetectorConfig} cfg
    * @returns {DetectedFace[]} */
-  function decode(regs, logits, view, cfg) {
-    const [left, top, side] = view;
+  function facesFromOutputs(regs, logits, square, cfg) {
+    const [left, top, side] = square;
     const centres = cfg.anchors;
     const size = cfg.input_size;
     /** @type {Array<{score: number, box: number[], kps: number[][]}>} */
@@ -438,15 +439,15 @@
       }));
     }
 
-    /** Faces in image pixels: the whole picture first, then the retry views while none is found.
+    /** Faces in image pixels: the whole picture first, then the retry squares while none is found.
      * @param {RgbaImage} image
      * @param {GraphModel} detector
      * @returns {DetectedFace[]} */
     detect(image, detector) {
-      for (const view of views(image.height, image.width, this.cfg)) {
-        const input = resizeSquare(image, view[0], view[1], view[2], this.cfg.input_size);
+      for (const square of searchSquares(image.height, image.width, this.cfg)) {
+        const input = resizeSquare(image, square[0], square[1], square[2], this.cfg.input_size);
         const [{ regs, logits }] = this.runDetector(detector, [input]);
-        const faces = decode(regs, logits, view, this.cfg);
+        const faces = facesFromOutputs(regs, logits, square, this.cfg);
         if (faces.length) return faces;
       }
       return [];

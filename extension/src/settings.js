@@ -76,6 +76,7 @@
 (function (root, factory) {
   if (typeof module === 'object' && module.exports) module.exports = factory();
   else root.FaceCheckSettings = factory();
+// eslint-disable-next-line max-lines-per-function -- the module's UMD factory, not a function in that sense
 })(globalThis, function () {
   'use strict';
 
@@ -83,7 +84,7 @@
   const DEFAULTS = Object.freeze({
     threshold: null,
     unsureBand: null,
-    minImageSize: 96,
+    minImageSize: 48,
     scanByDefault: false,
     runWhere: 'browser',
     autoServerOver: 10,
@@ -163,27 +164,43 @@
     return 'real';
   }
 
-  /** A probability as a whole percentage, never "100%" or "0%": a calibrated probability is not
-   * certainty.
+  /** A probability as a whole percentage from 1 to 99, half up: a calibrated probability is not
+   * certainty. As facecheck/wording.py pct() (both tested on extension/test/wording-cases.json).
    * @param {number} p */
   const pct = (p) => Math.min(99, Math.max(1, Math.round(p * 100)));
 
-  /** @type {Record<string, string>} */
-  const WORDS = {
+  /** The words a person reads for each verdict: one wording in every front end
+   * (facecheck/wording.py HEADLINES).
+   * @type {Readonly<Record<Verdict, string>>} */
+  const HEADLINES = Object.freeze({
+    fake: 'Likely generated',
     unsure: 'Unsure',
+    real: 'Likely real',
     'no-face': 'No face found',
-    'too-small': 'Too small',
-    error: 'Image could not be loaded',
-  };
-  /** The words for a verdict; "fake" and "real" carry their probability.
+    'too-small': 'Too small to judge',
+    error: 'Could not check',
+  });
+
+  /** What a verdict means and cannot know (facecheck/wording.py SCOPE). */
+  const SCOPE = 'FaceCheck judges faces made by StyleGAN-type generators. Other AI images, face swaps ' +
+    'and edited photos can read "Likely real". A result is evidence, not proof.';
+
+  /** The headline for a verdict; "Likely generated" carries its probability ("Likely generated,
+   * 68%"). Anything not a verdict reads as an error.
    * @param {string} verdict
    * @param {number | null} [p]  p_fake
    * @returns {string} */
-  function label(verdict, p) {
-    if (typeof p === 'number' && verdict === 'fake') return `Likely generated ${pct(p)}%`;
-    if (typeof p === 'number' && verdict === 'real') return `Likely real ${pct(1 - p)}%`;
-    return WORDS[verdict] || WORDS.error;
+  function headline(verdict, p) {
+    const words = HEADLINES[/** @type {Verdict} */ (verdict)] || HEADLINES.error;
+    return verdict === 'fake' && typeof p === 'number' ? `${words}, ${pct(p)}%` : words;
   }
+  const label = headline;
+
+  /** The probability line of a result's details ("" when nothing was judged).
+   * @param {number | null | undefined} p  p_fake
+   * @returns {string} */
+  const probabilityText = (p) => (typeof p === 'number' ? `Probability generated: ${pct(p)}%` : '');
+
   // Verdicts without a probability; anything else unjudged (a server speaking another vocabulary)
   // reads "error".
   /** @type {readonly Verdict[]} */
@@ -217,17 +234,16 @@
   /** A check that could not run -> an "error" (or "too-small") badge with the reason.
    * @param {unknown} err  an Error, or an object with a `verdict` ('too-small') and `message`
    * @param {'browser' | 'server'} ranOn
-   * @param {boolean} imageAtFault  the picture could not be used (vs. the extension or the server
-   *   failing)
    * @returns {View} */
-  function describeError(err, ranOn, imageAtFault) {
+  function describeError(err, ranOn) {
     const e = /** @type {{verdict?: string, message?: string} | null | undefined} */ (err);
     /** @type {Verdict} */
     const verdict = e && e.verdict === 'too-small' ? 'too-small' : 'error';
-    const text = verdict === 'error' && !imageAtFault ? 'Check failed' : label(verdict);
+    const text = label(verdict);
     return { verdict, modelVerdict: verdict, p_fake: null, label: text, faces: [],
       reason: String((e && e.message) || err), ranOn: ranOn || 'browser', modelVersion: '' };
   }
 
-  return { clean, load, save, band, describe, describeError, pct };
+  return { clean, load, save, band, describe, describeError, pct, headline, probabilityText,
+    HEADLINES, SCOPE };
 });

@@ -12,7 +12,7 @@ const face = (p, verdict = 'x') => ({ box: [0, 0, 10, 10], score: 0.9, p_fake: p
 
 test('clean() fills in and bounds every field', () => {
   assert.deepEqual(defaults(), {
-    threshold: null, unsureBand: null, minImageSize: 96, scanByDefault: false, runWhere: 'browser',
+    threshold: null, unsureBand: null, minImageSize: 48, scanByDefault: false, runWhere: 'browser',
     autoServerOver: 10, serverUrl: 'http://127.0.0.1:8000', serverToken: '',
   });
   const s = settings.clean({
@@ -25,7 +25,7 @@ test('clean() fills in and bounds every field', () => {
   });
   assert.equal(settings.clean({ threshold: 'abc' }).threshold, null);
   assert.equal(settings.clean({ threshold: 0 }).threshold, 0.01);
-  assert.equal(settings.clean({ minImageSize: 'abc' }).minImageSize, 96);
+  assert.equal(settings.clean({ minImageSize: 'abc' }).minImageSize, 48);
   assert.equal(settings.clean({ runWhere: 'auto' }).runWhere, 'auto');
 });
 
@@ -66,14 +66,14 @@ test('describe(): fake at the threshold, unsure in the band, real below, with th
   const view = settings.describe(result, { settings: defaults(), model: { threshold: 0.6, unsureFrom: 0.4 },
     ranOn: 'browser', width: 200, height: 100 });
   assert.deepEqual(view.faces.map((f) => [f.verdict, f.label, f.p_fake]), [
-    ['fake', 'Likely generated 60%', 0.6],
+    ['fake', 'Likely generated, 60%', 0.6],
     ['unsure', 'Unsure', 0.4],
-    ['real', 'Likely real 61%', 0.39],
-    ['too-small', 'Too small', null],
+    ['real', 'Likely real', 0.39],
+    ['too-small', 'Too small to judge', null],
   ]);
   assert.equal(view.faces[0].modelVerdict, 'x');
   assert.deepEqual([view.verdict, view.label, view.p_fake, view.modelVerdict],
-    ['fake', 'Likely generated 60%', 0.6, 'fake']);
+    ['fake', 'Likely generated, 60%', 0.6, 'fake']);
   assert.deepEqual([view.threshold, view.unsureFrom, view.thresholdFromOptions, view.bandFromOptions],
     [0.6, 0.4, false, false]);
   assert.deepEqual([view.modelVersion, view.ranOn, view.width, view.height, view.note],
@@ -89,22 +89,31 @@ test('describe(): the options override the model band; unjudged verdicts keep th
     ['fake', 'unsure', true, true]);
   const unjudged = (verdict) => settings.describe({ faces: [], p_fake: null, verdict, modelVersion: '' }, ctx);
   assert.deepEqual([unjudged('no-face').verdict, unjudged('no-face').label], ['no-face', 'No face found']);
-  assert.deepEqual([unjudged('too-small').verdict, unjudged('too-small').label], ['too-small', 'Too small']);
-  assert.deepEqual([unjudged('maybe').verdict, unjudged('maybe').label], ['error', 'Image could not be loaded']);
+  assert.deepEqual([unjudged('too-small').verdict, unjudged('too-small').label], ['too-small', 'Too small to judge']);
+  assert.deepEqual([unjudged('maybe').verdict, unjudged('maybe').label], ['error', 'Could not check']);
 });
 
-test('describeError(): the reason, and who is at fault', () => {
+test('describeError(): the reason, and where it ran', () => {
   const small = { verdict: 'too-small', message: 'image too small: 8x8 pixels' };
-  const tooSmall = settings.describeError(small, 'browser', true);
+  const tooSmall = settings.describeError(small, 'browser');
   assert.deepEqual([tooSmall.verdict, tooSmall.label, tooSmall.reason, tooSmall.p_fake],
-    ['too-small', 'Too small', 'image too small: 8x8 pixels', null]);
-  const unreadable = settings.describeError(new Error('bad bytes'), 'server', true);
-  assert.equal(unreadable.label, 'Image could not be loaded');
-  const failed = settings.describeError(new Error('wasm did not start'), 'browser', false);
+    ['too-small', 'Too small to judge', 'image too small: 8x8 pixels', null]);
+  const unreadable = settings.describeError(new Error('bad bytes'), 'server');
+  assert.deepEqual([unreadable.label, unreadable.ranOn], ['Could not check', 'server']);
+  const failed = settings.describeError(new Error('wasm did not start'), 'browser');
   assert.deepEqual([failed.verdict, failed.label, failed.reason, failed.ranOn],
-    ['error', 'Check failed', 'wasm did not start', 'browser']);
+    ['error', 'Could not check', 'wasm did not start', 'browser']);
 });
 
 test('pct(): whole percent, never 0 or 100', () => {
   assert.deepEqual([0, 0.004, 0.5, 0.996, 1].map(settings.pct), [1, 1, 50, 99, 99]);
+});
+
+test('headline() and probabilityText() read as facecheck/wording.py (the shared case table)', () => {
+  const { cases } = require('./wording-cases.json');
+  assert.ok(cases.length >= 10);
+  for (const c of cases) {
+    assert.equal(settings.headline(c.verdict, c.p_fake), c.headline, JSON.stringify(c));
+    assert.equal(settings.probabilityText(c.p_fake), c.probability, JSON.stringify(c));
+  }
 });

@@ -1,0 +1,48 @@
+"""How a result is said to a person: one wording for the CLI, the server's page and the extension.
+
+The extension's copy is `extension/src/settings.js` (headline, probabilityText, pct, SCOPE); both
+are pinned by the same table, `extension/test/wording-cases.json`, read by tests/test_wording.py
+and extension/test/settings.test.js.
+
+- A headline per verdict: "Likely generated, 68%" (the probability that the face is generated),
+  "Unsure", "Likely real", "No face found", "Too small to judge", "Could not check".
+- The probability, wherever details are shown: "Probability generated: 29%".
+- Percentages are whole numbers from 1 to 99, rounded half up: a calibrated probability is never
+  certainty, so never "0%" or "100%".
+"""
+
+from __future__ import annotations
+
+import math
+
+# The verdict codes (facecheck.contract.VERDICTS) -> the words a person reads.
+HEADLINES = {
+    "fake": "Likely generated",
+    "unsure": "Unsure",
+    "real": "Likely real",
+    "no-face": "No face found",
+    "too-small": "Too small to judge",
+    "error": "Could not check",
+}
+
+# What a verdict means and cannot know, shown beside the details of a result.
+SCOPE = ("FaceCheck judges faces made by StyleGAN-type generators. Other AI images, face swaps "
+         "and edited photos can read \"Likely real\". A result is evidence, not proof.")
+
+
+def pct(p: float) -> int:
+    """A probability as a whole percentage from 1 to 99, half up (as JavaScript's Math.round)."""
+    return min(99, max(1, math.floor(p * 100 + 0.5)))
+
+
+def headline(verdict: str, p_fake: float | None = None) -> str:
+    """The words for a verdict; "Likely generated" carries its probability."""
+    words = HEADLINES.get(verdict, HEADLINES["error"])
+    if verdict == "fake" and p_fake is not None:
+        return f"{words}, {pct(p_fake)}%"
+    return words
+
+
+def probability_text(p_fake: float | None) -> str:
+    """The probability line of a result's details ("" when nothing was judged)."""
+    return "" if p_fake is None else f"Probability generated: {pct(p_fake)}%"

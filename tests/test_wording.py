@@ -1,0 +1,32 @@
+"""One wording for a result (facecheck/wording.py), pinned by the table the extension's copy
+(extension/src/settings.js) is tested on too (extension/test/settings.test.js)."""
+
+from __future__ import annotations
+
+import json
+
+from facecheck.contract import VERDICTS
+from facecheck.wording import HEADLINES, SCOPE, headline, pct, probability_text
+from tests.helpers import ROOT
+
+CASES = json.loads((ROOT / "extension" / "test" / "wording-cases.json").read_text())["cases"]
+
+
+def test_the_shared_case_table():
+    assert len(CASES) >= 10
+    for c in CASES:
+        assert headline(c["verdict"], c["p_fake"]) == c["headline"], c
+        assert probability_text(c["p_fake"]) == c["probability"], c
+
+
+def test_every_verdict_has_words_and_percentages_stay_within_1_to_99():
+    assert set(HEADLINES) == set(VERDICTS)
+    assert [pct(p) for p in (0.0, 0.004, 0.005, 0.5, 0.994, 0.995, 1.0)] == [1, 1, 1, 50, 99, 99, 99]
+    assert pct(0.015) == 2 and pct(0.685) == 69  # half up, as Math.round
+
+
+def test_the_js_copy_has_the_same_words():
+    js = (ROOT / "extension" / "src" / "settings.js").read_text()
+    for words in HEADLINES.values():
+        assert f"'{words}'" in js, words
+    assert SCOPE.replace('"', "").split(". ")[0] in js.replace('"', "")
