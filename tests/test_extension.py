@@ -218,9 +218,9 @@ def test_page_scan_with_lazy_and_added_images(ext, site, reference):
     assert thumbs == ["data:image/jpeg;base64,"] * 15
     # Each row gives the verdict and, since every one of them has a judged face, its probability.
     rows = popup.eval_on_selector_all("#results li", "lis => lis.map(li => li.innerText)")
-    assert all(re.search(r"\b\d{1,2}% generated", r) for r in rows), rows
+    assert all(re.search(r"Probability generated: \d{1,2}%", r) for r in rows), rows
     assert popup.get_attribute("#scan", "aria-pressed") == "true"
-    assert "15 checked" in popup.inner_text("#summary")
+    assert popup.inner_text("#summary") == "15 checked, 1 skipped (smaller than 48 px on a side)."
     # The keyboard shortcut's command handler toggles the same state.
     commands = ext.worker.evaluate("chrome.commands.getAll()")
     assert any(c["name"] == "toggle-scan" and c["shortcut"] for c in commands), commands
@@ -262,23 +262,25 @@ def test_options_saved_and_honoured(ext, site, reference):
     c = reference.predictor.contract
     opts = open_page(ext, ext.url("src/options.html"))
     opts.wait_for_selector("body[data-ready]")
-    # Empty fields mean the model's own threshold and band, and the page says what they are.
+    # Empty fields mean the model's own threshold and band, and the page says what they are, in
+    # percent (the fields too: the settings keep probabilities).
     assert opts.input_value("#threshold") == "" and opts.input_value("#unsureBand") == ""
-    expect(opts.locator("#model-threshold")).to_contain_text(str(c.threshold))
-    band_text = "has no band" if c.unsure_from is None else f"{c.threshold - c.unsure_from:.3f} wide"
+    expect(opts.locator("#model-threshold")).to_contain_text(f"{round(c.threshold * 10000) / 100:g}%")
+    band_text = "has no band" if c.unsure_from is None else \
+        f"{round((c.threshold - c.unsure_from) * 10000) / 100:g} percentage points wide"
     expect(opts.locator("#model-band")).to_contain_text(band_text)
 
     # A wide band of the user's own: everything from 0.01 up to a threshold of 0.99 reads "Unsure";
     # the predictor's own verdict (the model's band) is kept beside it.
     name, p = least_extreme_face(site, reference)
-    opts.fill("#threshold", "0.99")
-    opts.fill("#unsureBand", "0.98")
+    opts.fill("#threshold", "99")
+    opts.fill("#unsureBand", "98")
     opts.fill("#minImageSize", "200")
     save_options(opts)
     opts.reload()
     opts.wait_for_selector("body[data-ready]")
     assert [opts.input_value(f"#{k}") for k in ("threshold", "unsureBand", "minImageSize")] == \
-        ["0.99", "0.98", "200"]
+        ["99", "98", "200"]
     page = open_page(ext, f"{site.url}/faces.html")
     src = add_image(page, name)
     ext.check(page, src)
@@ -291,7 +293,7 @@ def test_options_saved_and_honoured(ext, site, reference):
     # shown; the predictor's own verdict stays.
     shown, threshold = ("real", p + 0.01) if p >= c.threshold else ("fake", p - 0.01)
     opts.fill("#unsureBand", "0")
-    opts.fill("#threshold", f"{threshold:.3f}")
+    opts.fill("#threshold", f"{threshold * 100:.1f}")
     save_options(opts)
     ext.check(page, src)
     [b] = [x for x in badges(page) if x["src"] == src]

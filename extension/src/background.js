@@ -3,13 +3,14 @@
  *
  *   context menu "Check face" -> checkFace(info, tab) -> one check -> badges in that frame
  *   popup / keyboard shortcut -> scan mode for a tab -> scanner.js reports images -> checks
- *   options page              -> "Test connection"
+ *   badge "This is wrong"     -> a report kept in chrome.storage.local, listed by the options page
+ *   options page              -> "Test connection", deleting reports
  *
  * Checks run in the browser (inference.js, the JS predictor) or on the user's server (remote.js);
  * content.js draws the badges. Chrome stops this worker whenever it likes: everything that must
- * outlive it (scan mode per tab, results for the popup) is in chrome.storage.session, and all
- * listeners are registered synchronously below so a restarted worker still receives the event
- * that woke it.
+ * outlive it (scan mode per tab, results for the popup) is in chrome.storage.session, reports in
+ * chrome.storage.local, and all listeners are registered synchronously below so a restarted
+ * worker still receives the event that woke it.
  */
 
 /**
@@ -23,26 +24,60 @@
  * Messages to this worker (chrome.runtime.sendMessage), and their answers:
  * @typedef {{type: 'facecheck-ping'}} PingMessage  -> {ok: true}
  * @typedef {{type: 'facecheck-scan-config'}} ScanConfigMessage  -> ScanConfig (content scripts)
- * @typedef {{type: 'facecheck-scan-images', srcs: string[]}} ScanImagesMessage  -> {queued: number}
+ * @typedef {{type: 'facecheck-scan-images', srcs: string[], skipped?: number, minSize?: number}}
+ *   ScanImagesMessage  -> {queued: number}; `skipped`: how many images the frame shows smaller
+ *   than `minSize` on a side, not checked
  * @typedef {{type: 'facecheck-scan-set', tabId: number, on: boolean}} ScanSetMessage  -> ScanAnswer
+ * @typedef {{type: 'facecheck-scan-small', tabId: number}} ScanSmallMessage  -> ScanAnswer: this
+ *   scan checks the images it skipped as too small too (down to the model's own min_side)
  * @typedef {{type: 'facecheck-test-connection', settings: Record<string, unknown>}} TestConnectionMessage
  *   -> Health (the options page's form, not yet saved)
- * @typedef {PingMessage | ScanConfigMessage | ScanImagesMessage | ScanSetMessage | TestConnectionMessage} WorkerMessage
+ * @typedef {{type: 'facecheck-report', report: ReportInput}} ReportMessage
+ *   -> {ok: true, id} | {ok: false, error}: a badge's "This is wrong", kept in this browser only
+ * @typedef {{type: 'facecheck-report-delete', ids?: string[], all?: boolean}} ReportDeleteMessage
+ *   -> {ok: true, left: number} (the options page)
+ * @typedef {PingMessage | ScanConfigMessage | ScanImagesMessage | ScanSetMessage | ScanSmallMessage |
+ *   TestConnectionMessage | ReportMessage | ReportDeleteMessage} WorkerMessage
  * @typedef {{on: boolean, minSize: number}} ScanConfig  a frame's scanner asks whether to scan
  * @typedef {{on: boolean, error?: string}} ScanAnswer
  *
  * @typedef {import('./settings.js').View} View
- * @typedef {{on: boolean, images: number}} ScanState  a tab's scan mode, and images sent so far
+ * @typedef {object} ScanState  a tab's scan mode (chrome.storage.session `scan:TAB`)
+ * @property {boolean} on
+ * @property {number} images  images sent for checking so far
+ * @property {Record<string, number>} [skipped]  frameId -> images skipped as smaller than minSize
+ * @property {number} [minSize]  the minimum the scanners use (px, either side)
+ * @property {boolean} [includeSmall]  "Include small images" was chosen for this scan
  * @typedef {object} ResultEntry  one row of the popup's list (chrome.storage.session `results:TAB`)
  * @property {string} src
+ * @property {number} frameId  the frame that shows it
  * @property {string} thumb  a data: URL
  * @property {import('./settings.js').Verdict} verdict
- * @property {string} label
+ * @property {string} label  the headline
  * @property {number | null} p_fake
+ * @property {number | null} score  the face detector's confidence for the face judged
+ * @property {number | null} threshold  the threshold in force, and whose it was
+ * @property {boolean} thresholdFromOptions
+ * @property {string} modelVersion
  * @property {number} faces  how many
  * @property {'browser' | 'server' | undefined} ranOn
  * @property {string} reason
  * @property {number} at  Date.now() when it was checked
+ *
+ * @typedef {object} ReportInput  what a badge sends (fields as in docs/extension.md)
+ * @property {unknown} imageUrl
+ * @property {unknown} pageUrl
+ * @property {unknown} verdict
+ * @property {unknown} p_fake
+ * @property {unknown} modelVersion
+ * @typedef {object} FaceCheckReport  one "This is wrong" report (chrome.storage.local `reports`, newest last)
+ * @property {string} id
+ * @property {string} time  ISO 8601
+ * @property {string} imageUrl
+ * @property {string} pageUrl
+ * @property {import('./settings.js').Verdict} verdict  what the badge said
+ * @property {number | null} p_fake
+ * @property {string} modelVersion
  */
 
 importScripts('settings.js', 'inference.js', 'remote.js', 'checks.js');
@@ -50,8 +85,9 @@ importScripts('settings.js', 'inference.js', 'remote.js', 'checks.js');
 const MENU_ID = 'check-face';
 const COMMAND_SCAN = 'toggle-scan';
 const MAX_RESULTS = 200; // per tab, for the popup
-// What draws badges in a page, in injection order (content.js places them with geometry.js).
-const BADGE_SCRIPTS = ['src/geometry.js', 'src/content.js'];
+// What draws badges in a page, in injection order (content.js words them with settings.js and
+// places them with geometry.js).
+const BADGE_SCRIPTS = ['src/settings.js', 'src/geometry.js', 'src/content.js'];
 
 // See FaceCheckInference.importCode: lets later worker starts import TF.js lazily. A failure
 // here must not stop the worker installing; the first check reports it instead.
@@ -65,6 +101,28 @@ chrome.runtime.onInstalled.addListener(() => {
   });
 });
 
+/** @type {Promise<unknown>} */
+let writes = Promise.resolve();
+/** Read-modify-write of one storage value, one at a time: messages from several frames (or
+ * pages) arrive together, and two interleaved updates would lose one. `change` returns the new
+ * value, or null to leave it as it is.
+ * @template T
+ * @param {() => Promise<T>} read
+ * @param {(value: T) => Promise<void>} write
+ * @param {(value: T) => T | null} change
+ * @returns {Promise<T>} the value after the change */
+function serialised(read, write, change) {
+  const next = writes.then(async () => {
+    const value = await read();
+    const changed = change(value);
+    if (changed === null) return value;
+    await write(changed);
+    return changed;
+  });
+  writes = next.catch(() => {});
+  return next;
+}
+
 // ---- results -------------------------------------------------------------------------------
 
 /* The popup's list for a tab, in chrome.storage.session. Results arriving close together (a page
@@ -76,16 +134,29 @@ const FLUSH_MS = 250;
 const unsaved = new Map();
 let saving = Promise.resolve();
 let flushTimer = 0;
+
+/** A check's view -> the popup's row.
+ * @param {number} frameId
+ * @param {string} src
+ * @param {View} view
+ * @returns {ResultEntry} */
+function resultEntry(frameId, src, view) {
+  // The face the verdict is about: the most suspicious one (the image's p_fake is its).
+  const judged = view.faces.find((f) => f.p_fake === view.p_fake && f.p_fake !== null);
+  return { src, frameId, thumb: view.thumb || '', verdict: view.verdict, label: view.label, p_fake: view.p_fake,
+    score: judged ? judged.score : null, threshold: view.threshold ?? null,
+    thresholdFromOptions: Boolean(view.thresholdFromOptions), modelVersion: view.modelVersion || '',
+    faces: view.faces.length, ranOn: view.ranOn, reason: view.reason || '', at: Date.now() };
+}
+
 /** @param {number} tabId
+ * @param {number} frameId
  * @param {string} src
  * @param {View} view */
-function remember(tabId, src, view) {
-  /** @type {ResultEntry} */
-  const entry = { src, thumb: view.thumb || '', verdict: view.verdict, label: view.label, p_fake: view.p_fake,
-    faces: view.faces.length, ranOn: view.ranOn, reason: view.reason || '', at: Date.now() };
+function remember(tabId, frameId, src, view) {
   const entries = unsaved.get(tabId) || [];
   unsaved.set(tabId, entries);
-  entries.push(entry);
+  entries.push(resultEntry(frameId, src, view));
   if (!flushTimer) {
     flushTimer = setTimeout(() => {
       flushTimer = 0;
@@ -146,7 +217,7 @@ async function checkFace(info, tab) {
   const settings = await FaceCheckSettings.load();
   const useServer = settings.runWhere === 'server'; // 'auto' keeps single checks in the browser
   const view = await FaceCheckChecks.check(src, settings, { lane: 'now', useServer });
-  remember(tabId, src, view);
+  remember(tabId, frameId, src, view);
   const ack = await deliver(tabId, frameId, src, view);
   return { src, view, drawn: ack ? ack.drawn : 0 };
 }
@@ -158,35 +229,67 @@ chrome.contextMenus.onClicked.addListener((info, tab) => {
 
 // ---- scan mode ---------------------------------------------------------------------------------
 
+/** A tab's scan state as stored; undefined for a tab never scanned.
+ * @param {number} tabId
+ * @returns {Promise<ScanState | undefined>} */
+async function storedScan(tabId) {
+  const key = `scan:${tabId}`;
+  return /** @type {ScanState | undefined} */ ((await chrome.storage.session.get(key))[key]);
+}
+
+/** A tab never scanned: scan mode as the options say, nothing sent.
+ * @returns {Promise<ScanState>} */
+const newScan = async () => ({ on: (await FaceCheckSettings.load()).scanByDefault, images: 0 });
+
 /** @param {number} tabId
  * @returns {Promise<ScanState>} */
 async function scanState(tabId) {
-  const key = `scan:${tabId}`;
-  const got = /** @type {ScanState | undefined} */ ((await chrome.storage.session.get(key))[key]);
-  if (got) return got;
-  return { on: (await FaceCheckSettings.load()).scanByDefault, images: 0 };
+  return (await storedScan(tabId)) || newScan();
+}
+
+/** Change a tab's scan state (see serialised()).
+ * @param {number} tabId
+ * @param {(state: ScanState, stored: boolean) => ScanState | null} change
+ * @returns {Promise<ScanState>} */
+async function updateScan(tabId, change) {
+  /** @type {{state: ScanState, stored: boolean}} */
+  const box = await serialised(async () => {
+    const stored = await storedScan(tabId);
+    return { state: stored || (await newScan()), stored: Boolean(stored) };
+  }, async ({ state }) => chrome.storage.session.set({ [`scan:${tabId}`]: state }), ({ state, stored }) => {
+    const next = change(state, stored);
+    return next && { state: next, stored: true };
+  });
+  return box.state;
+}
+
+/** The scripts that find images, in every frame we may access; frames we may not (other
+ * extensions' pages) are skipped. Injected again, scanner.js asks for its settings again.
+ * @param {number} tabId
+ * @returns {Promise<ScanAnswer>} */
+async function injectScanner(tabId) {
+  // When the page itself is off limits (chrome:// pages, the Web Store), scan mode stays on for
+  // the tab's next page, and the popup says why nothing happens here.
+  try {
+    await inject({ tabId, allFrames: true }, [...BADGE_SCRIPTS, 'src/scanner.js']);
+    return { on: true };
+  } catch {
+    return { on: true, error: 'Chrome does not let extensions read this page.' };
+  }
 }
 
 /** @param {number} tabId
  * @param {boolean} on
  * @returns {Promise<ScanAnswer>} */
 async function setScan(tabId, on) {
-  await chrome.storage.session.set({ [`scan:${tabId}`]: { on, images: 0 } });
+  await updateScan(tabId, () => ({ on, images: 0 }));
   if (!on) {
     /** @type {ScanOffMessage} */
     const off = { type: 'facecheck-scan-off' };
     chrome.tabs.sendMessage(tabId, off).catch(() => {});
     return { on };
   }
-  // Every frame we may access; frames we may not (other extensions' pages) are skipped. When the
-  // page itself is off limits (chrome:// pages, the Web Store), scan mode stays on for the tab's
-  // next page, and the popup says why nothing happens here.
-  try {
-    await inject({ tabId, allFrames: true }, [...BADGE_SCRIPTS, 'src/scanner.js']);
-    return { on };
-  } catch {
-    return { on, error: 'Chrome does not let extensions read this page.' };
-  }
+  return injectScanner(tabId);
 }
 /** @param {number} tabId */
 async function toggleScan(tabId) {
@@ -194,22 +297,51 @@ async function toggleScan(tabId) {
 }
 self.toggleScan = toggleScan;
 
+/** The popup's "Include small images": this scan (until the tab navigates or scan mode is turned
+ * off) also checks the images it skipped, down to the smallest picture the model judges.
+ * @param {number} tabId
+ * @returns {Promise<ScanAnswer>} */
+async function includeSmall(tabId) {
+  const state = await updateScan(tabId, (s) => (s.on ? { ...s, includeSmall: true } : null));
+  if (!state.on) return { on: false, error: 'Scan mode is off in this tab.' };
+  return injectScanner(tabId);
+}
+
+/** The minimum size a tab's scanners use: the options', or with "Include small images" the
+ * smallest picture the model judges at all (contract.json's min_side; smaller ones would only
+ * read "Too small to judge").
+ * @param {ScanState} state
+ * @param {import('./settings.js').Settings} settings */
+async function scanMinSize(state, settings) {
+  if (!state.includeSmall) return settings.minImageSize;
+  const { min_side: minSide } = await FaceCheckInference.contract();
+  return typeof minSide === 'number' ? Math.min(minSide, settings.minImageSize) : settings.minImageSize;
+}
+
+/** A frame's count of images it skipped as too small, for the popup.
+ * @param {number} tabId
+ * @param {number} frameId
+ * @param {unknown} skipped
+ * @param {unknown} minSize */
+async function noteSkipped(tabId, frameId, skipped, minSize) {
+  if (typeof skipped !== 'number' || typeof minSize !== 'number') return;
+  await updateScan(tabId, (s) => (s.on ? { ...s, minSize, skipped: { ...s.skipped, [frameId]: skipped } } : null));
+}
+
 /** A frame's scanner found new images: check them in order, badge each as it is done.
  * @param {number} tabId
  * @param {number} frameId
  * @param {string[]} srcs */
 async function scanImages(tabId, frameId, srcs) {
-  const state = await scanState(tabId);
+  const state = await updateScan(tabId, (s) => (s.on ? { ...s, images: s.images + srcs.length } : null));
   if (!state.on) return;
-  state.images += srcs.length;
-  await chrome.storage.session.set({ [`scan:${tabId}`]: state });
   const settings = await FaceCheckSettings.load();
   const useServer = settings.runWhere === 'server' || (settings.runWhere === 'auto' &&
     state.images > settings.autoServerOver && (await FaceCheckChecks.serverAnswers(settings)));
   // Queued in page order; each badge is drawn as soon as its image is done.
   await Promise.all(srcs.map(async (src) => {
     const view = await FaceCheckChecks.check(src, settings, { useServer });
-    remember(tabId, src, view);
+    remember(tabId, frameId, src, view);
     await deliver(tabId, frameId, src, view);
   }));
 }
@@ -233,6 +365,8 @@ chrome.tabs.onUpdated.addListener((tabId, change) => {
   if (change.status === 'loading') {
     unsaved.delete(tabId);
     chrome.storage.session.remove(`results:${tabId}`);
+    // A new page: nothing on it is skipped yet (only for tabs that were ever scanned).
+    updateScan(tabId, (s, stored) => (stored && s.skipped ? { ...s, skipped: {} } : null)).catch(() => {});
   } else if (change.status === 'complete') {
     // Scan mode stays on across navigations in the tab (or starts there if on by default).
     scanState(tabId).then((s) => (s.on ? setScan(tabId, true) : null)).catch(() => {});
@@ -245,7 +379,83 @@ chrome.tabs.onRemoved.addListener((tabId) => {
 // Content scripts hold a port while they wait for results, only to learn if this worker stops.
 chrome.runtime.onConnect.addListener(() => {});
 
+// ---- "This is wrong" reports -----------------------------------------------------------------
+
+/* Kept in chrome.storage.local under REPORTS_KEY, newest last, for the options page to list,
+ * delete and export as CSV. Never sent anywhere. */
+const REPORTS_KEY = 'reports';
+const MAX_REPORTS = 500;
+const MAX_URL = 2048; // longer URLs (data: URLs, mostly) are cut here
+const MAX_MODEL_VERSION = 100;
+
+/** A URL as a report keeps it: trimmed, cut to MAX_URL, and an absolute URL ('' for none).
+ * @param {unknown} v
+ * @param {string} what */
+function reportUrl(v, what) {
+  const text = typeof v === 'string' ? v.trim().slice(0, MAX_URL) : '';
+  if (!text) return '';
+  try {
+    new URL(text);
+  } catch {
+    throw new Error(`the ${what} is not a URL`);
+  }
+  return text;
+}
+
+/** A badge's report -> a stored report, or an Error saying what is wrong with it.
+ * @param {ReportInput | undefined} raw
+ * @param {string} fallbackPage  the sending frame's URL, when the report names no page
+ * @returns {FaceCheckReport} */
+function cleanReport(raw, fallbackPage) {
+  if (!raw || typeof raw !== 'object') throw new Error('no report');
+  const imageUrl = reportUrl(raw.imageUrl, 'image URL');
+  if (!imageUrl) throw new Error('the report names no image');
+  const verdict = Object.keys(FaceCheckSettings.HEADLINES).find((v) => v === raw.verdict);
+  if (!verdict) throw new Error('the report has no valid verdict');
+  const p = raw.p_fake;
+  if (!(p === null || p === undefined || (typeof p === 'number' && p >= 0 && p <= 1))) {
+    throw new Error('p_fake must be a number from 0 to 1, or null');
+  }
+  const modelVersion = typeof raw.modelVersion === 'string' ? raw.modelVersion.trim().slice(0, MAX_MODEL_VERSION) : '';
+  return { id: crypto.randomUUID(), time: new Date().toISOString(), imageUrl,
+    pageUrl: reportUrl(raw.pageUrl, 'page URL') || reportUrl(fallbackPage, 'page URL'),
+    verdict: /** @type {import('./settings.js').Verdict} */ (verdict), p_fake: p ?? null, modelVersion };
+}
+
+/** @param {(reports: FaceCheckReport[]) => FaceCheckReport[] | null} change
+ * @returns {Promise<FaceCheckReport[]>} */
+function updateReports(change) {
+  const read = async () => /** @type {FaceCheckReport[] | undefined} */ (
+    (await chrome.storage.local.get(REPORTS_KEY))[REPORTS_KEY]) || [];
+  return serialised(read, async (list) => chrome.storage.local.set({ [REPORTS_KEY]: list }), change);
+}
+
+/** @param {ReportMessage} msg
+ * @param {chrome.runtime.MessageSender} sender */
+async function addReport(msg, sender) {
+  try {
+    // A content script's report without a page: the page of the frame that sent it.
+    const fromContentScript = Boolean(sender.tab) && !fromExtensionPage(sender);
+    const report = cleanReport(msg.report, fromContentScript ? sender.url || '' : '');
+    await updateReports((list) => [...list, report].slice(-MAX_REPORTS));
+    return { ok: true, id: report.id };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** @param {ReportDeleteMessage} msg */
+async function deleteReports(msg) {
+  const ids = new Set(Array.isArray(msg.ids) ? msg.ids : []);
+  const left = await updateReports((list) => (msg.all ? [] : list.filter((r) => !ids.has(r.id))));
+  return { ok: true, left: left.length };
+}
+
 // ---- messages from the popup, the options page and content scripts ----------------------------
+
+/** From the popup or the options page (which has a tab too when opened in one)?
+ * @param {chrome.runtime.MessageSender} sender */
+const fromExtensionPage = (sender) => String(sender.url || '').startsWith(chrome.runtime.getURL(''));
 
 /** The tab a content script's message came from.
  * @param {chrome.runtime.MessageSender} sender */
@@ -265,25 +475,31 @@ const handlers = {
   'facecheck-scan-config': async (msg, sender) => {
     const [state, settings] = await Promise.all([scanState(senderTab(sender).tabId), FaceCheckSettings.load()]);
     /** @type {ScanConfig} */
-    const config = { on: state.on, minSize: settings.minImageSize };
+    const config = { on: state.on, minSize: await scanMinSize(state, settings) };
     return config;
   },
   'facecheck-scan-images': async (msg, sender) => {
     const { tabId, frameId } = senderTab(sender);
-    scanImages(tabId, frameId, msg.srcs).catch((e) => console.error('FaceCheck:', e));
-    return { queued: msg.srcs.length };
+    const srcs = Array.isArray(msg.srcs) ? msg.srcs.filter((s) => typeof s === 'string') : [];
+    await noteSkipped(tabId, frameId, msg.skipped, msg.minSize);
+    if (srcs.length) scanImages(tabId, frameId, srcs).catch((e) => console.error('FaceCheck:', e));
+    return { queued: srcs.length };
   },
+  // From content scripts (a badge's "This is wrong") and from the extension's own pages.
+  'facecheck-report': addReport,
   // From the extension's own pages only (the popup, the options page), not from content scripts.
   'facecheck-scan-set': async (msg) => setScan(msg.tabId, Boolean(msg.on)),
+  'facecheck-scan-small': async (msg) => includeSmall(msg.tabId),
   'facecheck-test-connection': async (msg) => FaceCheckRemote.health(FaceCheckSettings.clean(msg.settings), 5000),
+  'facecheck-report-delete': deleteReports,
 };
-const PAGES_ONLY = new Set(['facecheck-scan-set', 'facecheck-test-connection']);
+const PAGES_ONLY = new Set(['facecheck-scan-set', 'facecheck-scan-small', 'facecheck-test-connection',
+  'facecheck-report-delete']);
 
 chrome.runtime.onMessage.addListener((/** @type {WorkerMessage} */ msg, sender, sendResponse) => {
   // (Each handler takes its own message type, which msg.type selects.)
   const handler = /** @type {Handler | undefined} */ (msg && handlers[msg.type]);
-  const fromOurPage = String(sender.url || '').startsWith(chrome.runtime.getURL(''));
-  if (!handler || (PAGES_ONLY.has(msg.type) && !fromOurPage)) return false;
+  if (!handler || (PAGES_ONLY.has(msg.type) && !fromExtensionPage(sender))) return false;
   handler(msg, sender).then(sendResponse, (e) => sendResponse({ error: String(e && e.message) }));
   return true; // answer asynchronously
 });

@@ -99,7 +99,7 @@ const FaceCheckChecks = (() => {
     } catch (e) {
       const imageAtFault = e instanceof CheckError || imageProblem(e);
       if (!imageAtFault) console.error('FaceCheck:', e);
-      return FaceCheckSettings.describeError(e, imageProblem(e) ? 'server' : 'browser', imageAtFault);
+      return FaceCheckSettings.describeError(e, imageProblem(e) ? 'server' : 'browser');
     }
   }
 

@@ -1,12 +1,17 @@
 // @ts-check
 /* The toolbar popup: scan mode for the current tab, and the results found in it so far.
- * Reads chrome.storage.session (written by the service worker); changes scan mode through it. */
+ * Reads chrome.storage.session (written by the service worker); changes scan mode through it.
+ * A result row shows its image in the page when activated (chrome.scripting, in the frame that
+ * shows it). */
 (() => {
   'use strict';
 
   /** An element of popup.html, which has them all.
    * @param {string} id */
   const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+  /** @param {string} id
+   * @param {string} text */
+  const say = (id, text) => { $(id).textContent = text; };
 
   /** @returns {Promise<number | null>} */
   async function currentTabId() {
@@ -17,71 +22,178 @@
     return tab && tab.id !== undefined ? tab.id : null;
   }
 
+  /** A threshold as a percentage, to two decimals at most (85.25%): the exact figure in force,
+   * unlike a result's rounded percentage.
+   * @param {number} p */
+  const exactPct = (p) => `${Math.round(p * 10000) / 100}%`;
+
   /** @param {boolean} on */
   function showScan(on) {
     $('scan').setAttribute('aria-pressed', String(on));
     $('scan').textContent = on ? 'Scan mode is on: turn off' : 'Scan this page';
   }
 
-  /** @param {ResultEntry[]} list  newest first */
-  function showResults(list) {
-    const ul = $('results');
-    ul.replaceChildren();
-    /** @type {Record<string, number>} */
-    const counts = {};
-    for (const r of list) {
-      counts[r.verdict] = (counts[r.verdict] || 0) + 1;
-      const li = document.createElement('li');
-      li.dataset.verdict = r.verdict;
-      const img = document.createElement('img');
-      img.alt = '';
-      if (r.thumb) img.src = r.thumb; // a data: URL made in the worker: the popup fetches nothing
-      const what = document.createElement('div');
-      what.className = 'what';
-      const v = document.createElement('span');
-      v.className = `verdict ${r.verdict}`;
-      v.textContent = r.label;
-      const detail = document.createElement('div');
-      detail.className = 'muted';
-      const faces = r.faces > 1 ? `${r.faces} faces · ` : '';
-      // The probability on every judged row, "Unsure" ones included (their label has none).
-      const p = typeof r.p_fake === 'number' ? `${FaceCheckSettings.pct(r.p_fake)}% generated · ` : '';
-      detail.textContent = `${p}${faces}${r.ranOn === 'server' ? 'server' : 'browser'} · ${r.reason || r.src}`;
-      detail.title = r.src;
-      what.append(v, detail);
-      li.append(img, what);
-      ul.append(li);
+  /** Runs in the page's frame (chrome.scripting): brings the image showing `src` into view and
+   * flashes an outline round it. Self-contained: it is serialised into the page.
+   * @param {string} src
+   * @returns {boolean} whether the frame still shows it */
+  function scrollToImage(src) {
+    const img = [...document.images].find((i) => i.currentSrc === src || i.src === src);
+    if (!img) return false;
+    img.scrollIntoView({ block: 'center', inline: 'nearest' });
+    img.animate([{ outline: '4px solid #ffbf00', outlineOffset: '2px' }, { outline: '4px solid transparent' }],
+      { duration: 1600 });
+    return true;
+  }
+
+  /** @param {number} tabId
+   * @param {ResultEntry} r */
+  async function showInPage(tabId, r) {
+    say('show-status', '');
+    try {
+      const [done] = await chrome.scripting.executeScript({ target: { tabId, frameIds: [r.frameId || 0] },
+        func: scrollToImage, args: [r.src] });
+      if (!done || !done.result) say('show-status', 'That image is no longer on the page.');
+    } catch {
+      say('show-status', 'That image is no longer on the page.');
     }
-    const parts = Object.entries(counts).map(([k, n]) => `${n} ${k}`);
-    $('summary').textContent = list.length ? `${list.length} checked: ${parts.join(', ')}` : 'Nothing checked in this tab yet.';
+  }
+
+  /** The lines under "Technical details".
+   * @param {ResultEntry} r
+   * @returns {string[]} */
+  function technicalLines(r) {
+    const lines = [];
+    if (typeof r.score === 'number') lines.push(`Face detector confidence: ${r.score.toFixed(2)}`);
+    if (typeof r.threshold === 'number') {
+      lines.push(`Threshold: ${exactPct(r.threshold)} (${r.thresholdFromOptions ? 'from your options' : "the model's"})`);
+    }
+    if (r.modelVersion) lines.push(`Model: ${r.modelVersion}`);
+    lines.push(r.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');
+    if (r.reason) lines.push(`Reason: ${r.reason}`);
+    lines.push(`Image: ${r.src}`);
+    return lines;
+  }
+
+  /** One result's row: a button (headline, probability, thumbnail) and its technical details.
+   * @param {ResultEntry} r
+   * @param {number} tabId */
+  function resultRow(r, tabId) {
+    const li = document.createElement('li');
+    li.dataset.verdict = r.verdict;
+    const show = li.appendChild(document.createElement('button'));
+    show.type = 'button';
+    show.className = 'show';
+    show.title = 'Show this image in the page';
+    show.addEventListener('click', () => showInPage(tabId, r));
+    const img = show.appendChild(document.createElement('img'));
+    img.alt = '';
+    if (r.thumb) img.src = r.thumb; // a data: URL made in the worker: the popup fetches nothing
+    const what = show.appendChild(document.createElement('span'));
+    what.className = 'what';
+    const headline = what.appendChild(document.createElement('span'));
+    headline.className = `verdict ${r.verdict}`;
+    headline.textContent = r.label;
+    const p = FaceCheckSettings.probabilityText(r.p_fake);
+    if (p) what.appendChild(document.createElement('span')).textContent = p;
+    const where = what.appendChild(document.createElement('span'));
+    where.className = 'where muted';
+    const name = r.src.startsWith('data:') ? 'an embedded picture' : r.src.split(/[?#]/)[0].split('/').pop();
+    where.textContent = `${r.faces > 1 ? `${r.faces} faces · ` : ''}${name || r.src}`;
+    const details = li.appendChild(document.createElement('details'));
+    details.appendChild(document.createElement('summary')).textContent = 'Technical details';
+    for (const line of technicalLines(r)) details.appendChild(document.createElement('p')).textContent = line;
+    return li;
+  }
+
+  /** Rows by result (time and image): kept across updates, so a row keeps its keyboard focus and
+   * its open details while a scan adds rows above it.
+   * @type {Map<string, HTMLLIElement>} */
+  const rows = new Map();
+  /** Puts `wanted` in `ul` in order, moving only the rows that are out of place.
+   * @param {HTMLElement} ul
+   * @param {HTMLLIElement[]} wanted */
+  function placeRows(ul, wanted) {
+    wanted.forEach((li, i) => { if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null); });
+    while (ul.children.length > wanted.length) /** @type {Element} */ (ul.lastElementChild).remove();
+    const keep = new Set(wanted);
+    for (const [key, li] of rows) if (!keep.has(li)) rows.delete(key);
+  }
+
+  /** "8 checked, 5 skipped (smaller than 48 px on a side)."
+   * @param {ResultEntry[]} list
+   * @param {ScanState | undefined} scan
+   * @param {number} minImageSize  the options' minimum, for a tab not scanned yet */
+  function summaryText(list, scan, minImageSize) {
+    const skipped = scan && scan.on ? Object.values(scan.skipped || {}).reduce((a, b) => a + b, 0) : 0;
+    if (!list.length && !skipped) return 'Nothing checked in this tab yet.';
+    const minSize = (scan && scan.minSize) || minImageSize;
+    return `${list.length} checked${skipped ? `, ${skipped} skipped (smaller than ${minSize} px on a side)` : ''}.`;
+  }
+
+  /** @param {ResultEntry[]} list  newest first
+   * @param {ScanState | undefined} scan
+   * @param {number} tabId
+   * @param {number} minImageSize */
+  function showResults(list, scan, tabId, minImageSize) {
+    placeRows($('results'), list.map((r) => {
+      const key = `${r.at} ${r.src}`;
+      if (!rows.has(key)) rows.set(key, resultRow(r, tabId));
+      return /** @type {HTMLLIElement} */ (rows.get(key));
+    }));
+    /** @type {Map<string, number>} */
+    const counts = new Map();
+    for (const r of list) {
+      const words = FaceCheckSettings.HEADLINES[r.verdict] || FaceCheckSettings.HEADLINES.error;
+      counts.set(words, (counts.get(words) || 0) + 1);
+    }
+    say('summary', summaryText(list, scan, minImageSize));
+    say('counts', [...counts].map(([words, n]) => `${words}: ${n}`).join(' · '));
+    const skipped = scan && scan.on && Object.values(scan.skipped || {}).some((n) => n > 0);
+    $('include-small').hidden = !skipped || Boolean(scan && scan.includeSmall);
+    $('scope').hidden = !list.length;
+  }
+
+  /** @param {number} tabId
+   * @param {{type: 'facecheck-scan-set', on: boolean} | {type: 'facecheck-scan-small'}} what */
+  async function askWorker(tabId, what) {
+    const message = /** @type {ScanSetMessage | ScanSmallMessage} */ ({ ...what, tabId });
+    const answer = /** @type {ScanAnswer | undefined} */ (await chrome.runtime.sendMessage(message));
+    if (answer && answer.error) say('show-status', answer.error);
   }
 
   async function main() {
     const tabId = await currentTabId();
+    const settings = await FaceCheckSettings.load();
+    say('hint', `Checks every visible image at least ${settings.minImageSize} px on a side, and images ` +
+      'added later, until turned off.');
     const [cmd] = (await chrome.commands.getAll()).filter((c) => c.name === 'toggle-scan');
     if (cmd && cmd.shortcut) $('hint').textContent += ` Shortcut: ${cmd.shortcut}.`;
+    say('scope', FaceCheckSettings.SCOPE);
     $('options').addEventListener('click', (e) => { e.preventDefault(); chrome.runtime.openOptionsPage(); });
     if (tabId == null) return;
     const keys = [`scan:${tabId}`, `results:${tabId}`];
-    const { scanByDefault } = await FaceCheckSettings.load(); // for a tab never toggled
     const render = async () => {
       const got = await chrome.storage.session.get(keys);
       const scan = /** @type {ScanState | undefined} */ (got[keys[0]]);
-      showScan(scan ? scan.on : scanByDefault);
-      showResults(/** @type {ResultEntry[] | undefined} */ (got[keys[1]]) || []);
+      showScan(scan ? scan.on : settings.scanByDefault); // (a tab never toggled: the options' default)
+      showResults(/** @type {ResultEntry[] | undefined} */ (got[keys[1]]) || [], scan, tabId, settings.minImageSize);
     };
-    $('scan').addEventListener('click', async () => {
+    $('scan').addEventListener('click', () => {
       const on = $('scan').getAttribute('aria-pressed') !== 'true';
       showScan(on);
-      /** @type {ScanSetMessage} */
-      const message = { type: 'facecheck-scan-set', tabId, on };
-      const answer = /** @type {ScanAnswer | undefined} */ (await chrome.runtime.sendMessage(message));
-      if (answer && answer.error) $('summary').textContent = answer.error;
+      askWorker(tabId, { type: 'facecheck-scan-set', on });
+    });
+    $('include-small').addEventListener('click', () => {
+      $('include-small').hidden = true;
+      $('scan').focus(); // the button focused a moment ago is gone
+      askWorker(tabId, { type: 'facecheck-scan-small' });
     });
     chrome.storage.onChanged.addListener((changes, area) => {
       if (area === 'session' && keys.some((k) => k in changes)) render();
     });
     await render();
+    document.body.dataset.ready = 'true'; // (tests wait for it)
   }
 
   main();
