@@ -1,9 +1,11 @@
 """The `facecheck` command.
 
     facecheck scan PATH... [--csv OUT.csv] [--json OUT.json] [--model DIR | --server URL]
-    facecheck serve [--host 127.0.0.1] [--port 8000]                   (server/serve.py)
-    facecheck train --data MANIFEST_OR_FOLDER --out runs/NAME [...]     (training/train.py)
-    facecheck evaluate --data MANIFEST_OR_FOLDER --out reports/NAME [...] (training/evaluate.py)
+    facecheck scan --reports REPORTS.csv   check again the pictures reported from the extension
+    facecheck serve [--host 127.0.0.1] [--port 8000]
+    facecheck train --data MANIFEST_OR_FOLDER --out runs/NAME [...]
+    facecheck evaluate --data MANIFEST_OR_FOLDER --out reports/NAME [...]
+    facecheck --version
 
 `facecheck COMMAND --help` explains every option.
 """
@@ -12,30 +14,45 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import json
 import os
 import sys
 from pathlib import Path
 
+from facecheck import wording
 from facecheck.tfquiet import import_tensorflow
 
 # The commands import what loads numpy, PIL, Flask or TensorFlow inside themselves, so that
-# `facecheck --help` and argument errors answer at once instead of after seconds of start-up.
+# `facecheck --help` and argument errors answer at once instead of after seconds of start-up, and
+# `scan --server` never starts TensorFlow at all.
 
 CSV_COLUMNS = ("path", "faces", "p_fake", "verdict", "error")
+# Exit status of `facecheck scan` (documented in its --help and docs/server.md).
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+SERVER_HINT = "Start it with `facecheck serve` or check --server."
 
 
 def scan_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="facecheck scan",
-        description="Check every image under the given files and folders (recursive) and report, "
-        "per image, the number of faces found, p_fake (calibrated probability that its most "
-        "suspicious face is GAN-generated), and the verdict from the model's stored threshold and "
-        "unsure band: fake (p_fake at or above the threshold), unsure (p_fake in the band just "
-        "below it: neither claim is made), real (below the band), no-face (no face found: never a "
-        "guess), too-small (faces too small to judge) or error (unreadable file, with the reason; "
-        "the scan goes on).")
+        description="Check every image under the given files and folders (recursive). The table "
+        "says each result in words: Likely generated (with the probability), Unsure (no claim "
+        "either way), Likely real, No face found (never a guess), Too small to judge, or Could not "
+        "check (with the reason; the scan goes on), and the probability that the most suspicious "
+        "face is generated. The CSV and JSON keep the codes: verdict fake (p_fake at or above the "
+        "model's threshold), unsure (in the band just below it), real, no-face, too-small or "
+        "error, and p_fake from 0 to 1.",
+        epilog="Exit status: 0 when every image got a row (whatever its verdict; an unreadable "
+        "file is a row too), 1 when the server refused a request, 2 for a wrong command line or "
+        "a missing path, 3 when the server given with --server is not reachable.")
     ap.add_argument("paths", nargs="*", metavar="PATH", help="image files and/or folders")
+    ap.add_argument("--reports", action="append", metavar="REPORTS.csv",
+                    help="also check again the pictures of the extension's exported reports "
+                    "(options page, Export as CSV) that are files on this machine (file:// URLs or "
+                    "paths, relative to the CSV's folder); web addresses are skipped and counted. "
+                    "The table shows what was reported beside the new result, --json the whole "
+                    "report (repeatable)")
     ap.add_argument("--csv", metavar="OUT.csv", help="write one row per image: " + ",".join(CSV_COLUMNS))
     ap.add_argument("--json", metavar="OUT.json",
                     help="write full detail (face boxes, probabilities, model) as JSON ('-' = stdout)")
@@ -49,7 +66,7 @@ def scan_parser() -> argparse.ArgumentParser:
                     help="images per model call, or per request with --server (default 64)")
     ap.add_argument("--table", action="store_true",
                     help="also print the table on stdout (the default when no --csv/--json)")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar, no \"Loading model...\"")
     _add_ray_options(ap)
     return ap
 
@@ -87,43 +104,98 @@ def _parse_scan_args(argv) -> argparse.Namespace:
         given = [name for name in RAY_ONLY if getattr(args, name)]
         if given:
             ap.error(", ".join("--" + n.replace("_", "-") for n in given) + " need(s) --engine ray")
-        if not args.paths:
-            ap.error("the following arguments are required: PATH")
+        if not args.paths and not args.reports:
+            ap.error("the following arguments are required: PATH (or --reports REPORTS.csv)")
+    elif args.reports:
+        ap.error("--reports works with --engine local only")
     return args
 
 
 def scan(argv=None) -> int:
     args = _parse_scan_args(argv)
     if args.engine == "ray":
+        import_tensorflow()  # facecheck.rayscan starts it: quietly, as every other path
         # Imported here so that only a scan on Ray imports Ray (and its pyarrow, its start-up).
         from facecheck.rayscan import scan_on_ray
 
         return scan_on_ray(args, csv_row=_csv_row, columns=CSV_COLUMNS, summary=summary)
-    from tqdm import tqdm
-
-    from facecheck.images import ImageError, error_result, iter_image_files, load_image
-    from facecheck.predictor import Predictor
-
+    if args.model and args.server:
+        print("facecheck scan: --model and --server exclude each other (the server has its model)",
+              file=sys.stderr)
+        return EXIT_USAGE
     missing = [p for p in args.paths if not os.path.exists(p)]
     if missing:
         print(f"facecheck scan: no such file or folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    files = iter_image_files(args.paths)
-    if args.server:
-        if args.model:
-            print("facecheck scan: --model and --server exclude each other (the server has its model)",
-                  file=sys.stderr)
-            return 2
-        from server.client import ServerError, scan_files
+        return EXIT_USAGE
+    gathered = _gather(args)
+    if isinstance(gathered, int):
+        return gathered
+    files, reported = gathered
+    result = _scan_on_server(args, files) if args.server else _scan_here(args, files)
+    if isinstance(result, int):
+        return result
+    rows, model = result
+    for i, report in reported.items():
+        rows[i]["reported"] = report.brief()
+    return _report(args, rows, model)
 
+
+def _gather(args) -> tuple[list[Path], dict] | int:
+    """The files to check: those under PATH..., then the local pictures of --reports files; and
+    {row index: Report} for the latter. Says how many reported web addresses are skipped."""
+    from facecheck.images import iter_image_files
+    from facecheck.reports import read_reports
+
+    files = iter_image_files(args.paths)
+    reported: dict = {}
+    web = 0
+    for name in args.reports or []:
+        try:
+            reports, skipped = read_reports(name)
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else e
+            print(f"facecheck scan: cannot read the reports {name}: {why}", file=sys.stderr)
+            return EXIT_USAGE
+        web += skipped
+        for report in reports:
+            reported[len(files)] = report
+            files.append(report.path)
+    if web:
+        them = "them and scan the files" if web > 1 else "it and scan the file"
+        print(f"skipped {web} web address{'es' if web > 1 else ''}: save {them}", file=sys.stderr)
+    return files, reported
+
+
+def _scan_on_server(args, files: list[Path]) -> tuple[list[dict], dict] | int:
+    """Rows judged by a running `facecheck serve` (no TensorFlow in this process)."""
+    from tqdm import tqdm
+
+    from server.client import Client, ServerError, ServerUnreachable, scan_files
+
+    client = Client(args.server)
+    try:
+        # Asked first, so that a server that is not there is one line, not a broken progress bar.
+        info = client.model()
         with tqdm(total=len(files), desc="scan", unit="img", file=sys.stderr, disable=args.quiet) as bar:
-            try:
-                rows, model = scan_files(args.server, files, batch_size=args.batch_size,
-                                         progress=bar.update)
-            except ServerError as e:
-                print(f"facecheck scan: {e}", file=sys.stderr)
-                return 1
-        return _report(args, rows, model)
+            return scan_files(client, files, batch_size=args.batch_size, progress=bar.update, info=info)
+    except ServerUnreachable as e:
+        print(f"{e}. {SERVER_HINT}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except ServerError as e:
+        print(f"facecheck scan: {e}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def _scan_here(args, files: list[Path]) -> tuple[list[dict], dict]:
+    """Rows judged in this process, a batch of decoded images per model call."""
+    if not args.quiet:
+        print("Loading model...", file=sys.stderr, flush=True)
+    import_tensorflow()
+    from tqdm import tqdm
+
+    from facecheck.images import ImageError, error_result, load_image
+    from facecheck.predictor import Predictor
+
     predictor = Predictor.load(args.model, batch_size=args.batch_size)
     rows: list[dict] = []
     pending: list[tuple[int, object]] = []
@@ -140,11 +212,11 @@ def scan(argv=None) -> int:
         try:
             pending.append((len(rows) - 1, load_image(path)))
         except ImageError as e:
-            rows[-1].update(error_result(str(e)))
+            rows[-1].update(error_result(e))
         if len(pending) >= args.batch_size:
             flush()
     flush()
-    return _report(args, rows, predictor.contract.brief())
+    return rows, predictor.contract.brief()
 
 
 def _report(args, rows: list[dict], model: dict) -> int:
@@ -164,28 +236,25 @@ def _report(args, rows: list[dict], model: dict) -> int:
     if args.table or not (args.csv or args.json):
         print_table(rows)
     print(summary(rows, model), file=sys.stderr)
-    return 0
-
-
-# How the summary line names each verdict, in the order of facecheck.contract.VERDICTS.
-SUMMARY_WORDS = {"fake": "likely generated", "unsure": "unsure", "real": "likely real",
-                 "no-face": "no face found", "too-small": "too small to judge", "error": "unreadable"}
+    return EXIT_OK
 
 
 def summary(rows: list[dict], model: dict) -> str:
-    """One line: how many images got each verdict (every verdict counted apart: an unsure, a
-    face-free or a too-small picture is never counted as real), the threshold and the band."""
+    """One line: how many images got each result, in the words of facecheck/wording.py (every
+    verdict counted apart: an unsure, a face-free or a too-small picture is never counted as
+    real), then the model's threshold and band."""
     from facecheck.contract import VERDICTS
 
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     other = len(rows) - sum(counts.values())  # only from a server that speaks another vocabulary
-    parts = [f"{counts[v]} {SUMMARY_WORDS[v]}" for v in VERDICTS]
+    parts = [f"{wording.HEADLINES[v]}: {counts[v]}" for v in VERDICTS]
     if other:
-        parts.append(f"{other} other")
+        parts.append(f"other: {other}")
     band = model.get("unsure_from")
     rule = f"threshold {model['threshold']:.3f}"
     rule += f", unsure from {band:.3f}" if band is not None else ", no unsure band"
-    return f"{len(rows)} image(s): {', '.join(parts)} ({rule}, model {model['model_version']})"
+    return (f"{len(rows)} image{'s' if len(rows) != 1 else ''} checked. {', '.join(parts)}. "
+            f"Model {model['model_version']}: {rule}")
 
 
 def _csv_row(r: dict) -> dict:
@@ -202,49 +271,120 @@ def write_csv(f, rows):
         w.writerow(_csv_row(r))
 
 
+def table_cells(r: dict) -> dict[str, str]:
+    """One row of the table: the result in words (facecheck/wording.py), the probability that
+    the face is generated, and, for a reported picture, what the extension said then."""
+    p = r.get("p_fake")
+    cells = {"path": r["path"], "faces": str(len(r.get("faces") or [])),
+             "result": wording.headline(r["verdict"], p),
+             "probability generated": "" if p is None else f"{wording.pct(p)}%",
+             "error": r.get("error", "")}
+    if "reported" in r:
+        old = r["reported"]
+        said = wording.headline(old["verdict"], old["p_fake"])
+        if old["p_fake"] is not None and old["verdict"] != "fake":
+            said += f" ({wording.pct(old['p_fake'])}%)"
+        cells["reported"] = said
+    return cells
+
+
 def print_table(rows):
-    width = min(70, max([4] + [len(r["path"]) for r in rows]))
-    print(f"{'path':{width}s}  faces  p_fake  {'verdict':9s}  error")
-    for r in map(_csv_row, rows):
-        path = r["path"] if len(r["path"]) <= width else "..." + r["path"][-(width - 3):]
-        print(f"{path:{width}s}  {r['faces']:5d}  {r['p_fake']:>6s}  {r['verdict']:9s}  {r['error']}")
+    """The table on stdout: path, faces, result, probability generated[, reported], error; columns
+    apart by at least two spaces (a header may have one)."""
+    cells = [table_cells(r) for r in rows]
+    columns = ["path", "faces", "result", "probability generated"]
+    if any("reported" in c for c in cells):
+        columns.append("reported")
+    width = {c: max([len(c)] + [len(x.get(c, "")) for x in cells]) for c in columns}
+    width["path"] = min(70, width["path"])
+
+    def line(values: dict[str, str]) -> str:
+        out = []
+        for c in columns:
+            text = values.get(c, "")
+            if c == "path" and len(text) > width[c]:
+                text = "..." + text[-(width[c] - 3):]
+            numbers = c in ("faces", "probability generated")
+            out.append(text.rjust(width[c]) if numbers else text.ljust(width[c]))
+        return "  ".join(out + [values.get("error", "")]).rstrip()
+
+    print(line({c: c for c in columns} | {"error": "error"}))
+    for c in cells:
+        print(line(c))
 
 
 COMMANDS = {
-    "scan": ("check images and folders with the shipped model", scan),
-    "serve": ("serve the API and the drop page on http://127.0.0.1:8000 (server/)", None),
-    "train": ("train a model (python -m training.train)", None),
-    "evaluate": ("evaluate a model on a folder or manifest (python -m training.evaluate)", None),
+    "scan": ("check images and folders (or the extension's reports) with the shipped model", scan),
+    "serve": ("serve the API and the drop page on http://127.0.0.1:8000", None),
+    "train": ("train a model", None),
+    "evaluate": ("evaluate a model on a folder or manifest", None),
 }
+
+
+def version() -> str:
+    """`facecheck --version`: the package and the model it uses (without starting TensorFlow)."""
+    from facecheck import __version__
+    from facecheck.contract import Contract
+    from facecheck.paths import SHIPPED_MODEL_DIR, default_model_dir
+
+    def model_id(folder: Path) -> str:
+        try:
+            return Contract.load(folder).model_version or "(unnamed)"
+        except (OSError, ValueError) as e:
+            return f"(unreadable: {type(e).__name__})"
+
+    text = f"facecheck {__version__}, model {model_id(SHIPPED_MODEL_DIR)}"
+    chosen = default_model_dir()
+    if chosen.resolve() != SHIPPED_MODEL_DIR.resolve():
+        text += f" (FACECHECK_MODEL_DIR: model {model_id(chosen)})"
+    return text
+
+
+def usage(unknown: str | None = None) -> int:
+    """The overview (exit 0 when asked for), or why the command line is wrong (exit 2)."""
+    if unknown is not None:
+        near = difflib.get_close_matches(unknown, [*COMMANDS, "--help", "--version"], n=1, cutoff=0.5)
+        hint = f" Did you mean `facecheck {near[0]}`?" if near else ""
+        print(f"facecheck: unknown command {unknown!r}.{hint} Commands: {', '.join(COMMANDS)} "
+              "(`facecheck --help` says more).", file=sys.stderr)
+        return EXIT_USAGE
+    print(__doc__.strip())
+    print("\ncommands:")
+    for name, (text, _) in COMMANDS.items():
+        print(f"  {name:9s} {text}")
+    return EXIT_OK
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    through_server = argv[:1] == ["scan"] and any(a == "--server" or a.startswith("--server=") for a in argv)
-    if argv and argv[0] in COMMANDS and not {"-h", "--help"} & set(argv) and not through_server:
-        import_tensorflow()
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(__doc__.strip())
-        print("\ncommands:")
-        for name, (text, _) in COMMANDS.items():
-            print(f"  {name:9s} {text}")
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    if not argv:
+        usage()
+        return EXIT_USAGE
     cmd, rest = argv[0], argv[1:]
+    if cmd in ("-h", "--help"):
+        return usage()
+    if cmd in ("-V", "--version"):
+        print(version())
+        return EXIT_OK
+    if cmd not in COMMANDS:
+        return usage(cmd)
+    if cmd == "scan":
+        return scan(rest)  # starts TensorFlow only when it judges images itself
+    if not {"-h", "--help"} & set(rest):
+        import_tensorflow()
     if cmd == "train":
         from training.train import main as train_main
 
         train_main(rest)
-        return 0
+        return EXIT_OK
     if cmd == "evaluate":
         from training.evaluate import main as evaluate_main
 
         evaluate_main(rest)
-        return 0
-    if cmd == "serve":
-        from server.serve import serve
+        return EXIT_OK
+    from server.serve import serve
 
-        return serve(rest)
-    return COMMANDS[cmd][1](rest)
+    return serve(rest)
 
 
 if __name__ == "__main__":

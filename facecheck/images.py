@@ -23,13 +23,34 @@ MIN_SIDE = 16
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
-def error_result(reason: str) -> dict:
-    """The result for an image that could not be judged (scan rows and server answers alike)."""
-    return {"faces": [], "p_fake": None, "verdict": "error", "error": reason}
+def error_result(reason: str | ImageError) -> dict:
+    """The result for an image that could not be judged (scan rows and server answers alike): the
+    verdict is the ImageError's own ("too-small" for a picture under MIN_SIDE), else "error"."""
+    verdict = reason.verdict if isinstance(reason, ImageError) else "error"
+    return {"faces": [], "p_fake": None, "verdict": verdict, "error": str(reason)}
 
 
 class ImageError(ValueError):
     """An image that cannot be used, with a reason a person can read."""
+
+    verdict = "error"
+
+
+class ImageTooSmall(ImageError):
+    """A readable picture smaller than MIN_SIDE on a side: too small to judge, not unreadable."""
+
+    verdict = "too-small"
+
+
+def decode_error_reason(e: Exception) -> str:
+    """A decoder's exception in plain words: PIL's own texts ("Truncated File Read", "image file is
+    truncated (33 bytes not processed)", ...) mean nothing to a person. The CLI, the server and
+    training all show these words, since all of them decode through load_image."""
+    if isinstance(e, UnidentifiedImageError):
+        return "not an image (unrecognised format)"
+    if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return "image too large (decompression bomb guard)"
+    return "corrupt or truncated image: the file is damaged or cut short"
 
 
 def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -61,14 +82,12 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) 
             rgb = _to_rgb(img)
     except ImageError:
         raise
-    except UnidentifiedImageError:
-        raise ImageError("not an image (unrecognised format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("image too large (decompression bomb guard)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"corrupt or truncated image: {e}") from None
+    except (OSError, SyntaxError, ValueError, EOFError,  # UnidentifiedImageError is an OSError
+            Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(decode_error_reason(e)) from None
     if min(rgb.shape[:2]) < MIN_SIDE:
-        raise ImageError(f"image too small: {rgb.shape[1]}x{rgb.shape[0]} pixels")
+        raise ImageTooSmall(f"image too small: {rgb.shape[1]}x{rgb.shape[0]} pixels "
+                            f"(smaller than {MIN_SIDE} px on a side)")
     return rgb
 
 

@@ -157,7 +157,7 @@ class Judge:
                 images.append(load_image(file))
                 results.append(None)
             except ImageError as e:
-                results.append(error_result(str(e)))
+                results.append(error_result(e))
         judged = iter(self.predictor.predict_many(images))
         results = [next(judged) if r is None else r for r in results]
         return {"path": batch["path"], "result": np.array([json.dumps(r) for r in results], dtype=object),

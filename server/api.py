@@ -167,7 +167,7 @@ def judge_within_budgets(uploads: list[Upload], config: Config, shared: SharedPr
             data = upload.read() if upload is not None else request.get_data(cache=False)
             img = load_image(data, max_pixels=config.max_pixels)
         except ImageError as e:
-            entry.update(error_result(str(e)))
+            entry.update(error_result(e))  # "too-small" for a picture under MIN_SIDE, else "error"
             continue
         pixels = img.shape[0] * img.shape[1]
         if pixels > budget:

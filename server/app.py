@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("facecheck.server")
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The page words results with the extension's own module (no chrome.* call on load): one source for
+# the words of every front end, served beside the page's files rather than copied into them.
+SETTINGS_JS = Path(__file__).resolve().parent.parent / "extension" / "src" / "settings.js"
 # The page is self-contained: nothing may come from another host (offline, no CDN).
 PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -60,6 +63,8 @@ def create_app(config: Config | None = None, predictor: Predictor | None = None,
          max_age=600)
     app.register_blueprint(api)
     app.add_url_rule("/", "index", index)
+    # A fixed rule outranks the static folder's /static/<path:filename>.
+    app.add_url_rule("/static/settings.js", "settings_js", settings_js)
     app.after_request(add_security_headers)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, internal_error)
@@ -69,6 +74,11 @@ def create_app(config: Config | None = None, predictor: Predictor | None = None,
 def index() -> Response:
     """The drop page."""
     return send_from_directory(STATIC, "index.html")
+
+
+def settings_js() -> Response:
+    """extension/src/settings.js, which the drop page loads for its words (FaceCheckSettings)."""
+    return send_from_directory(SETTINGS_JS.parent, SETTINGS_JS.name, mimetype="text/javascript")
 
 
 def add_security_headers(resp: Response) -> Response:

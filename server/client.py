@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -24,7 +25,40 @@ MULTIPART_SLACK = 64 * 1024
 
 
 class ServerError(RuntimeError):
-    """The server cannot be reached or refused a request; the message says why."""
+    """The server refused a request (or answered something that is not its API); the message says why."""
+
+
+class ServerUnreachable(ServerError):
+    """Nothing answered at the address: `FaceCheck server not reachable at URL: why`."""
+
+    def __init__(self, url: str, why: str):
+        super().__init__(f"FaceCheck server not reachable at {url}: {why}")
+        self.url, self.why = url, why
+
+
+def unreachable_reason(e: requests.RequestException) -> str:
+    """Why a request reached no server, in plain words rather than urllib3's nested repr."""
+    if isinstance(e, requests.Timeout):
+        return "no answer in time"
+    if isinstance(e, requests.exceptions.SSLError):
+        return "the TLS handshake failed (http:// instead of https://?)"
+    if isinstance(e, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                      requests.exceptions.InvalidSchema)):
+        return "not a valid address"
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [e]
+    while todo:  # the OS error is buried in urllib3's wrappers (MaxRetryError.reason, causes)
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(err, socket.gaierror) or type(err).__name__ == "NameResolutionError":
+            return "no such host"
+        todo += [err.__cause__, err.__context__, getattr(err, "reason", None),
+                 *(a for a in err.args if isinstance(a, BaseException))]
+    return "cannot connect"
 
 
 class Client:
@@ -44,7 +78,7 @@ class Client:
         try:
             resp = self.session.request(method, self.url + API_PREFIX + path, timeout=self.timeout, **kwargs)
         except requests.RequestException as e:
-            raise ServerError(f"cannot reach the FaceCheck server at {self.url}: {e}") from None
+            raise ServerUnreachable(self.url, unreachable_reason(e)) from None
         try:
             body = resp.json()
         except ValueError:
@@ -63,12 +97,15 @@ class Client:
         return self._call("POST", "/predict", files=files)
 
 
-def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str | None = None,
-               progress: Callable[[int], None] | None = None) -> tuple[list[dict], dict]:
-    """Rows like a local scan ({"path", "faces", "p_fake", "verdict", "error"?}) and the model brief."""
-    client = Client(url, token=token)
+def scan_files(server: str | Client, files: Iterable[Path], batch_size: int = 64, token: str | None = None,
+               progress: Callable[[int], None] | None = None,
+               info: dict | None = None) -> tuple[list[dict], dict]:
+    """Rows like a local scan ({"path", "faces", "p_fake", "verdict", "error"?}) and the model brief.
+    `server`: its URL or a Client; `info`: its GET /model answer when the caller already has it."""
+    client = server if isinstance(server, Client) else Client(server, token=token)
+    info = info or client.model()
     rows: list[dict] = []
-    pending = PendingRequest(client, client.model()["limits"], batch_size, rows, progress)
+    pending = PendingRequest(client, info["limits"], batch_size, rows, progress)
     for path in files:
         rows.append({"path": str(path)})
         try:
@@ -82,7 +119,7 @@ def scan_files(url: str, files: Iterable[Path], batch_size: int = 64, token: str
             continue
         pending.add(len(rows) - 1, data)
     pending.send()
-    return rows, pending.model or _brief(client.model())
+    return rows, pending.model or _brief(info)
 
 
 class PendingRequest:

@@ -20,7 +20,8 @@ FACE_VERDICT_TEXT = ("fake: p_fake >= the model's threshold; unsure: unsure_from
                      "(no claim either way); real: p_fake below the band; too-small: not judged.")
 VERDICT_TEXT = ("The verdict of the most suspicious judged face (fake, unsure or real, as for a face), "
                 "or no-face (no face found: never a guess), too-small (every face too small to "
-                "judge), error (the image could not be read; see `error`).")
+                "judge, or the picture under the contract's min_side on a side; `error` says which), "
+                "error (the image could not be read; see `error`).")
 UNSURE_FROM_TEXT = ("Start of the unsure band: p_fake in [unsure_from, threshold) reads \"unsure\"; "
                     "null: the model has no band (fake or real only).")
 

@@ -79,7 +79,8 @@ const FaceCheckRemote = (() => {
     const model = (body && body.model) || {};
     if (r.error) {
       // The picture is at fault, not the server: no point retrying locally.
-      throw Object.assign(new Error(`the server could not read the image: ${r.error}`), { imageProblem: true });
+      throw Object.assign(new Error(`the server could not read the image: ${r.error}`),
+        { imageProblem: true, verdict: r.verdict });
     }
     return {
       faces: r.faces || [],

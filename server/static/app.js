@@ -1,6 +1,7 @@
 // @ts-check
 // The drop page: send the chosen images to this server's /api/v1/predict and draw every face found,
-// boxed, labelled in words and scored. Plain browser JavaScript, nothing fetched from elsewhere.
+// boxed and labelled in the words of every FaceCheck front end (extension/src/settings.js, loaded
+// first). Plain browser JavaScript, nothing fetched from elsewhere.
 "use strict";
 
 /**
@@ -17,7 +18,8 @@
  * @property {ApiFace[]} [faces]
  * @property {number} [width]  the upright image's size (absent in errors)
  * @property {number} [height]
- * @property {string} [error]  why the image could not be read
+ * @property {string} [error]  why the image could not be judged (verdict error or too-small)
+ * @property {boolean} [sendFailed]  this page's own mark: the request itself failed
  *
  * @typedef {{max_images: number, max_request_bytes: number}} Limits
  * @typedef {{model_version?: string, threshold: number, unsure_from?: number | null}} ApiContract
@@ -25,16 +27,21 @@
  */
 
 const API = "/api/v1";
-// The API's six verdicts, in words (README "What a verdict means").
+
+/**
+ * The extension's wording module, extension/src/settings.js, served at /static/settings.js: a
+ * result reads the same here, in the CLI (facecheck/wording.py) and in the extension.
+ * @typedef {object} Wording
+ * @property {Readonly<Record<string, string>>} HEADLINES  verdict -> words, in the API's order
+ * @property {string} SCOPE  what a verdict means and cannot know
+ * @property {(verdict: string, p?: number | null) => string} headline  "Likely generated, 68%"
+ * @property {(p: number | null | undefined) => string} probabilityText  "Probability generated: 29%"
+ */
+const Words = /** @type {Wording} */ (/** @type {any} */ (globalThis).FaceCheckSettings);
+// Beside the words, never instead of them: a shape per verdict, so colour is not the only cue.
 /** @type {Record<string, string>} */
-const WORDS = {
-  fake: "likely generated",
-  unsure: "unsure: not clearly real or generated",
-  real: "likely real",
-  "too-small": "too small to judge",
-  "no-face": "no face found",
-  error: "could not be read",
-};
+const ICONS = { fake: "\u26a0", unsure: "?", real: "\u2713", "no-face": "\u2205", "too-small": "\u2026",
+  error: "\u2715" };
 /** @type {Limits} */
 let limits = { max_images: 16, max_request_bytes: 64 * 1024 * 1024 };
 /** @type {string[]} */
@@ -58,11 +65,6 @@ function setStatus(text, problem = false) {
   const el = $("status");
   el.textContent = text;
   el.classList.toggle("problem", problem);
-}
-
-/** @param {number | null | undefined} p */
-function pct(p) {
-  return p === null || p === undefined ? "" : `${Math.round(p * 100)}%`;
 }
 
 /** @param {Response} resp
@@ -90,15 +92,16 @@ async function loadModelInfo() {
     const info = await resp.json();
     limits = info.limits || limits;
     const c = info.contract;
+    const h = Words.HEADLINES;
     const band =
       typeof c.unsure_from === "number"
-        ? `, "unsure" from ${c.unsure_from.toFixed(3)} up to it, "likely real" below`
-        : ', "likely real" below it';
+        ? `, "${h.unsure}" from ${c.unsure_from.toFixed(3)} up to it, "${h.real}" below`
+        : `, "${h.real}" below it`;
     $("model-info").textContent =
-      `Model ${c.model_version || "(unnamed)"}: "likely generated" when p_fake is at least the ` +
+      `Model ${c.model_version || "(unnamed)"}: "${h.fake}" when the probability is at least the ` +
       `threshold ${Number(c.threshold).toFixed(3)}${band}; running on the ${info.device}.`;
   } catch (e) {
-    $("model-info").textContent = `Could not reach the FaceCheck server: ${e instanceof Error ? e.message : e}`;
+    $("model-info").textContent = `Could not ask the server about its model: ${requestProblem(e)}`;
   }
 }
 
@@ -124,17 +127,53 @@ function chunks(files) {
   return out;
 }
 
-/** @param {ApiFace} face
- * @param {number} i */
+/** A face's words: "Face 2: Likely generated, 68%".
+ * @param {ApiFace} face
+ * @param {number} i  its place, counted from the left */
 function faceLabel(face, i) {
-  const score = face.p_fake === null ? "" : ` ${pct(face.p_fake)}`;
-  return `Face ${i + 1}: ${face.verdict}${score}`;
+  return `Face ${i + 1}: ${Words.headline(face.verdict, face.p_fake)}`;
 }
 
-/** The picture with a box round every face, labelled.
+/** Faces numbered as a reader sees them: from left to right.
+ * @param {ApiResult} result
+ * @returns {ApiFace[]} */
+function facesLeftToRight(result) {
+  return [...(result.faces || [])].sort((a, b) => a.box[0] - b.box[0]);
+}
+
+/** A box round one face, in percent of the upright image the server saw (the browser applies
+ * EXIF rotation too), labelled in words.
+ * @param {ApiFace} face
+ * @param {number} i
+ * @param {number} W  the image's width
+ * @param {number} H  its height
+ * @returns {HTMLDivElement} */
+function renderBox(face, i, W, H) {
+  // A face cut by the picture's edge has a box reaching outside it: draw the visible part.
+  const [x, y, w, h] = face.box;
+  const x0 = Math.max(0, x);
+  const y0 = Math.max(0, y);
+  const box = document.createElement("div");
+  box.className = `box ${face.verdict}`;
+  box.style.left = `${(100 * x0) / W}%`;
+  box.style.top = `${(100 * y0) / H}%`;
+  box.style.width = `${(100 * Math.max(0, Math.min(W, x + w) - x0)) / W}%`;
+  box.style.height = `${(100 * Math.max(0, Math.min(H, y + h) - y0)) / H}%`;
+  const label = document.createElement("span");
+  label.className = "box-label";
+  label.append(icon(face.verdict), textElement("span", "words", faceLabel(face, i)));
+  if (y0 < 0.08 * H) {
+    label.style.bottom = "auto";
+    label.style.top = "0";
+  }
+  box.appendChild(label);
+  return box;
+}
+
+/** The picture with a box round every face.
  * @param {File} file
- * @param {ApiResult} result  a judged result (not an error), which has the image's size
- * @param {ApiFace[]} faces
+ * @param {ApiResult} result  a result with the image's size
+ * @param {ApiFace[]} faces  left to right
  * @returns {HTMLDivElement} */
 function renderFrame(file, result, faces) {
   const frame = document.createElement("div");
@@ -145,71 +184,107 @@ function renderFrame(file, result, faces) {
   img.src = url;
   img.alt = `${file.name}: ${faces.length} face(s) found`;
   frame.appendChild(img);
-  // Boxes in percent of the upright image the server saw (the browser applies EXIF rotation too).
   const W = /** @type {number} */ (result.width);
   const H = /** @type {number} */ (result.height);
-  faces.forEach((face, i) => {
-    // A face cut by the picture's edge has a box reaching outside it: draw the visible part.
-    const [x, y, w, h] = face.box;
-    const x0 = Math.max(0, x);
-    const y0 = Math.max(0, y);
-    const x1 = Math.min(W, x + w);
-    const y1 = Math.min(H, y + h);
-    const box = document.createElement("div");
-    box.className = `box ${face.verdict}`;
-    box.style.left = `${(100 * x0) / W}%`;
-    box.style.top = `${(100 * y0) / H}%`;
-    box.style.width = `${(100 * Math.max(0, x1 - x0)) / W}%`;
-    box.style.height = `${(100 * Math.max(0, y1 - y0)) / H}%`;
-    const label = document.createElement("span");
-    label.className = "box-label";
-    label.textContent = faceLabel(face, i);
-    if (y0 < 0.08 * H) {
-      label.style.bottom = "auto";
-      label.style.top = "0";
-    }
-    box.appendChild(label);
-    frame.appendChild(box);
-  });
+  faces.forEach((face, i) => frame.appendChild(renderBox(face, i, W, H)));
   return frame;
 }
 
-/** One image's result, as a list item.
+/** A verdict's shape, hidden from screen readers (the words say it).
+ * @param {string} verdict */
+function icon(verdict) {
+  const span = document.createElement("span");
+  span.className = "icon";
+  span.setAttribute("aria-hidden", "true");
+  span.textContent = ICONS[verdict] || ICONS.error;
+  return span;
+}
+
+/** @param {string} tag
+ * @param {string} className
+ * @param {string} text */
+function textElement(tag, className, text) {
+  const el = document.createElement(tag);
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
+/** The faces as a list: "Face 1: Likely real. Probability generated: 12%".
+ * @param {ApiFace[]} faces  left to right */
+function renderFaceList(faces) {
+  const list = document.createElement("ul");
+  list.className = "faces";
+  faces.forEach((face, i) => {
+    const detail = Words.probabilityText(face.p_fake);
+    list.appendChild(textElement("li", "", faceLabel(face, i) + (detail ? `. ${detail}` : "")));
+  });
+  return list;
+}
+
+/** One image's result, as a list item: its name, the headline, the probability or the reason,
+ * and the picture with its faces.
  * @param {File} file
  * @param {ApiResult} result
  * @returns {HTMLLIElement} */
 function renderResult(file, result) {
   const li = document.createElement("li");
   li.className = `result verdict-${result.verdict}`;
-  const title = document.createElement("h3");
-  title.textContent = result.filename || file.name;
-  li.appendChild(title);
-
+  li.appendChild(textElement("h3", "", result.filename || file.name));
   const verdict = document.createElement("p");
   verdict.className = "verdict";
-  const p = result.p_fake;
-  verdict.textContent =
-    result.verdict === "error"
-      ? `Could not be read: ${result.error}`
-      : `${WORDS[result.verdict] || result.verdict}${p == null ? "" : ` (p_fake ${p.toFixed(3)})`}`;
+  verdict.append(icon(result.verdict), textElement("span", "words", Words.headline(result.verdict, result.p_fake)));
   li.appendChild(verdict);
-
-  const faces = result.faces || [];
-  if (result.verdict !== "error") {
+  const detail = result.error || Words.probabilityText(result.p_fake);
+  if (detail) li.appendChild(textElement("p", "detail", detail));
+  const faces = facesLeftToRight(result);
+  if (typeof result.width === "number" && typeof result.height === "number") {
     li.appendChild(renderFrame(file, result, faces));
-    if (faces.length) {
-      const list = document.createElement("ul");
-      list.className = "faces";
-      faces.forEach((face, i) => {
-        const item = document.createElement("li");
-        const detail = face.p_fake === null ? "" : `, p_fake ${face.p_fake.toFixed(3)}`;
-        item.textContent = `Face ${i + 1}: ${WORDS[face.verdict] || face.verdict}${detail}`;
-        list.appendChild(item);
-      });
-      li.appendChild(list);
-    }
   }
+  if (faces.length) li.appendChild(renderFaceList(faces));
   return li;
+}
+
+/** What a failed request means, in words.
+ * @param {unknown} e */
+function requestProblem(e) {
+  // fetch() rejects with a TypeError ("Failed to fetch") when nothing answers.
+  if (e instanceof TypeError) return "the FaceCheck server did not answer (is it still running?)";
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** One request's results, or an error result per file when the request failed.
+ * @param {File[]} group
+ * @returns {Promise<ApiResult[]>} */
+async function predictGroup(group) {
+  const form = new FormData();
+  for (const f of group) form.append("image", f, f.name);
+  try {
+    const resp = await fetch(`${API}/predict`, { method: "POST", body: form, headers: authHeaders() });
+    if (resp.status === 401) tokenBox.open = true;
+    if (!resp.ok) throw new Error(await errorText(resp));
+    /** @type {{results: ApiResult[]}} */
+    const body = await resp.json();
+    return body.results;
+  } catch (e) {
+    const error = requestProblem(e);
+    return group.map((f) => ({ filename: f.name, verdict: "error", error, sendFailed: true }));
+  }
+}
+
+/** The line the status region announces once a check is done: the result itself for one
+ * picture, else how many got each result (in the words of every front end).
+ * @param {ApiResult[]} results */
+function summaryText(results) {
+  if (results.length === 1) {
+    const r = results[0];
+    return `Checked ${r.filename || "the image"}: ${Words.headline(r.verdict, r.p_fake)}.`;
+  }
+  const counts = Object.keys(Words.HEADLINES)
+    .map((v) => [Words.HEADLINES[v], results.filter((r) => r.verdict === v).length])
+    .filter(([, n]) => n)
+    .map(([words, n]) => `${words}: ${n}`);
+  return `Checked ${results.length} images. ${counts.join(", ")}.`;
 }
 
 /** Send the files, a request per chunk, and show each result as it comes.
@@ -217,38 +292,20 @@ function renderResult(file, result) {
 async function check(fileList) {
   const files = Array.from(fileList || []);
   if (!files.length) return;
-  const results = $("results");
+  const list = $("results");
   $("clear").hidden = false;
-  let done = 0;
-  let failed = 0;
+  list.setAttribute("aria-busy", "true");
+  /** @type {ApiResult[]} */
+  const all = [];
   for (const group of chunks(files)) {
-    setStatus(`Checking ${done + 1}-${done + group.length} of ${files.length} image(s)...`);
-    const form = new FormData();
-    for (const f of group) form.append("image", f, f.name);
-    try {
-      const resp = await fetch(`${API}/predict`, { method: "POST", body: form, headers: authHeaders() });
-      if (resp.status === 401) tokenBox.open = true;
-      if (!resp.ok) throw new Error(await errorText(resp));
-      /** @type {{results: ApiResult[]}} */
-      const body = await resp.json();
-      body.results.forEach((r, i) => results.appendChild(renderResult(group[i], r)));
-    } catch (e) {
-      failed += group.length;
-      const error = e instanceof Error ? e.message : String(e);
-      for (const f of group) {
-        results.appendChild(renderResult(f, { filename: f.name, verdict: "error", error }));
-      }
-    }
-    done += group.length;
+    setStatus(`Checking ${all.length + 1}-${all.length + group.length} of ${files.length} image(s)...`);
+    const results = await predictGroup(group);
+    results.forEach((r, i) => list.appendChild(renderResult(group[i], r)));
+    all.push(...results);
   }
-  const fakes = results.querySelectorAll(".result.verdict-fake").length;
-  const unsure = results.querySelectorAll(".result.verdict-unsure").length;
-  setStatus(
-    `Checked ${files.length} image(s)` +
-      (failed ? `; ${failed} could not be sent` : "") +
-      `. ${fakes} result(s) on this page look generated, ${unsure} unsure.`,
-    failed > 0,
-  );
+  list.removeAttribute("aria-busy");
+  const failed = all.filter((r) => r.sendFailed).length;
+  setStatus(summaryText(all) + (failed ? ` ${failed} could not be sent.` : ""), failed > 0);
 }
 
 function setup() {
@@ -276,9 +333,11 @@ function setup() {
     $("results").replaceChildren();
     objectUrls.splice(0).forEach((u) => URL.revokeObjectURL(u));
     $("clear").hidden = true;
-    setStatus("");
+    setStatus("Results cleared.");
+    input.focus(); // the focused button is gone: back to where a new check starts
   });
   tokenInput.addEventListener("change", loadModelInfo);
+  $("scope").textContent = Words.SCOPE;
   loadModelInfo();
 }
 
