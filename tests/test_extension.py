@@ -287,7 +287,7 @@ def test_options_saved_and_honoured(ext, site, reference):
     [b] = [x for x in badges(page) if x["src"] == src]
     assert b["verdict"] == "unsure" and b["model"] == c.verdict(p) and "Unsure" in b["text"], b
     assert "from your options" in b["detail"], b
-    assert "Unsure from 0.010 up to the threshold (your band)" in b["detail"], b
+    assert "Unsure from 1% up to the threshold (your band)" in b["detail"], b
 
     # A threshold on the other side of the face's probability, and no band (0), turn the verdict
     # shown; the predictor's own verdict stays.
@@ -390,7 +390,8 @@ def test_the_models_unsure_band_reads_unsure(playwright_instance, banded, site, 
         [badge] = [x for x in badges(page) if x["src"] == src]
         assert badge["verdict"] == "unsure" and badge["model"] == "unsure", badge
         assert badge["text"].endswith("Unsure"), badge
-        band_line = f"Unsure from {contract.unsure_from:.3f} up to the threshold (the model's band)"
+        start = f"{contract.unsure_from * 100:.1f}".removesuffix(".0")  # as the badge's details say it
+        band_line = f"Unsure from {start}% up to the threshold (the model's band)"
         assert band_line in badge["detail"], badge
 
         banded_predictor = Predictor(reference.predictor.model, contract)

@@ -1,24 +1,50 @@
 // @ts-check
-/* FaceCheck badges: draws, places and removes them; nothing else.
+/* FaceCheck badges: draws, places, hides and removes them; nothing else.
  *
  * Injected on demand (chrome.scripting), after geometry.js, into the frame that shows the image;
  * injecting it again is harmless. The service worker sends {type: 'facecheck-result', src, view}
  * and gets back {drawn: n} once the badges are in the page (background.js's TabMessage).
  *
- * One badge per face, placed just above the face (below it when there is no room), never on it.
+ * One badge per face, placed just above the face (below or beside it when there is no room),
+ * never on it. On pictures rendered narrower than 160 px (geometry.js COMPACT_BELOW) the badge is
+ * a compact chip ("⚠ 68%", "?", "✓") that grows to the full headline on hover or focus.
+ *
+ * A badge belongs to its <img>: it is shown only while the point it is about (the face's centre)
+ * is visible: the image connected, displayed, not cut off by a scrolling panel or any other
+ * overflow-clipping ancestor, nor under a fixed or sticky layer (a header, a dialog). It is
+ * removed when the image leaves the page or starts showing another picture (a src or srcset
+ * swap); in scan mode scanner.js then checks the new picture. Scrolls (of any element), resizes,
+ * DOM and style changes, transitions and intersection changes re-place badges once per frame.
+ *
  * Each badge is a <facecheck-badge> element carrying data-facecheck-src / -verdict / -p (the
- * view's p_fake; the attribute's name is public, docs/extension.md) for tests and users'
- * tooling; its look lives in a shadow root so page styles cannot break it, and page styles never
- * see ours.
+ * view's p_fake) / -model-verdict (public: docs/extension.md) for tests and users' tooling; its
+ * look lives in an open shadow root (`.main` the chip, `.detail` the details panel) so page styles
+ * cannot break it, and page styles never see ours. Results are announced to screen readers in one
+ * polite live region per frame (<facecheck-live>).
  */
 
 /**
  * @typedef {object} Badge  a badge in the page
  * @property {HTMLElement} host  the <facecheck-badge> element
+ * @property {HTMLElement} chip  its visible body (in the shadow root)
+ * @property {HTMLElement} detail  its details panel
  * @property {HTMLImageElement} img  the image it belongs to
- * @property {number[] | null} box  its face, [x, y, w, h] in the picture's pixels
+ * @property {string} src  the address checked
+ * @property {string} srcAttr  img.src when it was drawn
+ * @property {string} shown  img.currentSrc when it was drawn (either changing: another picture)
+ * @property {number[] | null} faceBox  its face, [x, y, w, h] in the picture's pixels
  * @property {number} [width]  the picture's size in those pixels
  * @property {number} [height]
+ * @property {{w: number, h: number} | null} size  its size folded, as last placed
+ *
+ * @typedef {object} BadgeSpec  what one badge says
+ * @property {string} src
+ * @property {string} verdict  a Verdict, or 'pending'
+ * @property {number | null} p  p_fake
+ * @property {string} modelVerdict
+ * @property {string} text  the headline
+ * @property {string} alt  the image's alt text
+ * @property {string} of  " (face 2 of 3)" or ""
  *
  * @typedef {object} Badges  what content.js offers scanner.js (globalThis.FaceCheckBadges)
  * @property {(src: string, view: import('./settings.js').View) => number} draw  a result -> badges
@@ -31,10 +57,17 @@
   if (globalThis.FaceCheckBadges) return;
 
   const TAG = 'facecheck-badge';
+  const LIVE_TAG = 'facecheck-live';
+  const Z_TOP = 2147483647; // the badge being read, so its details cover every other badge
+  const Z = Z_TOP - 1;
+  const JUDGED = ['fake', 'unsure', 'real'];
+  const REPORTED = 'Reported \u2014 kept on this computer only; see FaceCheck options';
   /** @type {Set<Badge>} */
   const badges = new Set();
 
-  // Colour says it, and so do the icon and the words: never colour alone.
+  // Colour says it, and so do the icon, the shape and the words: never colour alone. The colours
+  // stay apart under red-green colour blindness (generated: dark magenta, real: dark blue,
+  // unsure: amber, the rest light grey), and every text on them has a contrast of 4.5:1 or more.
   /** @type {Record<string, {icon: string, cls: string}>} */
   const LOOK = {
     fake: { icon: '\u26A0', cls: 'fake' },
@@ -48,120 +81,352 @@
 
   const STYLE = `
     :host { all: initial; }
-    .badge { position: relative; display: inline-flex; align-items: center; gap: 2px;
+    .badge { position: relative; display: inline-flex; align-items: stretch; box-sizing: border-box;
       font: 600 13px/1.2 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
       border: 2px solid #fff; border-radius: 6px; box-shadow: 0 0 0 1px #000, 0 2px 6px rgba(0,0,0,.45);
       white-space: nowrap; }
-    .fake { background: #a50021; color: #fff; }
-    .real { background: #0b5d2a; color: #fff; }
-    .unsure { background: #ffd23f; color: #111; }
-    .neutral { background: #263238; color: #fff; }
-    button { all: unset; cursor: pointer; padding: 3px 6px; }
-    button:focus-visible { outline: 2px solid currentColor; outline-offset: -3px; }
-    .close { padding: 3px 6px 3px 2px; opacity: .85; }
-    .close:hover { opacity: 1; }
-    .detail { display: none; position: absolute; top: calc(100% + 4px); left: -2px; z-index: 1;
-      min-width: 220px; max-width: 320px; white-space: normal; padding: 6px 8px;
+    .fake { background: #8e0152; color: #fff; border-radius: 1px; }
+    .real { background: #1f4e8c; color: #fff; border-radius: 14px; }
+    .unsure { background: #ffc20a; color: #111; border-style: dashed; border-color: #111; }
+    .neutral { background: #e3e3e3; color: #111; }
+    button { all: unset; box-sizing: border-box; cursor: pointer; min-width: 24px; min-height: 24px;
+      display: inline-flex; align-items: center; justify-content: center; }
+    .main { gap: 4px; padding: 2px 6px; }
+    .close { padding: 0 4px; }
+    .badge > button:focus-visible { outline: 2px solid currentColor; outline-offset: -4px; }
+    .short, .compact .words, .compact:not(.show) .close { display: none; }
+    .compact .short, .compact.show .words { display: inline; }
+    .compact.show .short { display: none; }
+    .detail { display: none; position: absolute; left: 0; top: 100%; z-index: 1; box-sizing: border-box;
+      width: max-content; min-width: 220px; max-width: min(320px, calc(100vw - 8px));
+      max-height: calc(100vh - 8px); overflow: auto; white-space: normal; padding: 8px 10px;
       background: #fff; color: #111; border: 2px solid #111; border-radius: 6px;
-      font: 400 12px/1.4 system-ui, sans-serif; }
-    .badge:hover .detail, .badge:focus-within .detail, .badge.open .detail { display: block; }
-    .detail p { margin: 0 0 2px; }`;
+      box-shadow: 0 4px 12px rgba(0,0,0,.4); font: 400 13px/1.4 system-ui, sans-serif; }
+    .show .detail, .open .detail { display: block; }
+    .detail p { margin: 0 0 4px; }
+    .detail .headline { font-weight: 700; }
+    .detail summary { cursor: pointer; min-height: 24px; line-height: 24px; }
+    .detail .report { margin-top: 4px; padding: 2px 10px; border: 1px solid #111; border-radius: 4px;
+      background: #f2f2f2; color: #111; }
+    .detail .report[disabled] { cursor: default; opacity: .7; }
+    .detail :focus-visible { outline: 2px solid #1f4e8c; outline-offset: 2px; }`;
 
   /** @param {string} src */
   const imagesFor = (src) => [...document.images].filter((img) => img.currentSrc === src || img.src === src);
+
+  /** @param {string} tag
+   * @param {string} [cls]
+   * @param {string} [text] */
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  // ---- screen readers --------------------------------------------------------------------------
+
+  /* One polite live region per frame, in a shadow root, visually hidden but in the accessibility
+   * tree. It is put in the page when this script loads, before any result: screen readers only
+   * announce changes to a region they already know. */
+  const liveHost = el(LIVE_TAG);
+  liveHost.style.cssText = 'all: initial; position: fixed; left: 0; top: 0; width: 1px; height: 1px; ' +
+    'overflow: hidden; clip-path: inset(50%); white-space: nowrap;';
+  const liveRegion = el('div');
+  liveRegion.setAttribute('role', 'status');
+  liveRegion.setAttribute('aria-live', 'polite');
+  liveHost.attachShadow({ mode: 'open' }).append(liveRegion);
+  document.documentElement.appendChild(liveHost);
+  const KEEP_SAID = 5; // the region keeps the last few announcements; each new one is added
+
+  /** Say something: a new line added to the region (what polite regions read out).
+   * @param {string} text */
+  function announce(text) {
+    liveRegion.append(el('p', '', text));
+    while (liveRegion.childElementCount > KEEP_SAID) liveRegion.firstElementChild?.remove();
+  }
+
+  /** "FaceCheck: Likely generated, 68% — <alt>"
+   * @param {string} text
+   * @param {string} alt */
+  const spoken = (text, alt) => `FaceCheck: ${text}${alt ? ` \u2014 ${alt}` : ''}`;
+
+  // ---- badges ----------------------------------------------------------------------------------
 
   /** @param {Badge} b */
   function removeBadge(b) {
     b.host.remove();
     badges.delete(b);
+    if (![...badges].some((o) => o.img === b.img)) {
+      resized.unobserve(b.img);
+      seen.unobserve(b.img);
+    }
   }
   /** @param {HTMLImageElement} img */
   function clearImage(img) {
     for (const b of [...badges]) if (b.img === img) removeBadge(b);
   }
 
-  /** The lines of a badge's detail panel.
+  /** A probability as the options show it: a percentage, with a decimal only where it says something.
+   * @param {number} x @returns {string} */
+  const percent = (x) => `${(x * 100).toFixed(1).replace(/\.0$/, '')}%`;
+
+  /** The engineer's part of the details: detector score, threshold, band, model.
    * @param {import('./settings.js').View} view
-   * @param {import('./settings.js').FaceView} [face]  the badge's face; none: the whole image's
-   * @param {number} [index]  the face's index in view.faces
+   * @param {import('./settings.js').FaceView} [face]
    * @returns {string[]} */
-  function detailLines(view, face, index = 0) {
+  function technicalLines(view, face) {
     const lines = [];
-    if (face && typeof face.p_fake === 'number') {
-      const of = view.faces.length > 1 ? ` (face ${index + 1} of ${view.faces.length})` : '';
-      lines.push(`Probability generated: ${(face.p_fake * 100).toFixed(1)}%${of}`);
-    } else if (face) {
-      lines.push('This face is too small to judge.');
-    }
+    if (face && typeof face.p_fake === 'number') lines.push(`p_fake: ${face.p_fake.toFixed(4)}`);
     if (face && typeof face.score === 'number') lines.push(`Face detector confidence: ${face.score.toFixed(2)}`);
-    if (view.reason) lines.push(`Reason: ${view.reason}.`);
     if (typeof view.threshold === 'number') {
-      lines.push(`Threshold: ${view.threshold.toFixed(3)} (${view.thresholdFromOptions ? 'from your options' : "the model's"})`);
+      const whose = view.thresholdFromOptions ? 'from your options' : "the model's";
+      lines.push(`Threshold: ${percent(view.threshold)} probability generated (${whose})`);
       if (typeof view.unsureFrom === 'number') {
-        const whose = view.bandFromOptions ? 'your band'
+        const band = view.bandFromOptions ? 'your band'
           : view.thresholdFromOptions ? "the model's band width, below your threshold" : "the model's band";
-        lines.push(`Unsure from ${view.unsureFrom.toFixed(3)} up to the threshold (${whose})`);
+        lines.push(`Unsure from ${percent(view.unsureFrom)} up to the threshold (${band})`);
       } else {
         lines.push('No unsure band');
       }
     }
     if (view.modelVersion) lines.push(`Model: ${view.modelVersion}`);
-    if (view.ranOn) lines.push(view.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');
-    if (view.note) lines.push(view.note);
     return lines;
   }
 
-  /** A <facecheck-badge>, not yet in the page.
-   * @param {string} src
-   * @param {string} verdict  a Verdict, or 'pending'
-   * @param {number | null} p  p_fake
-   * @param {string} modelVerdict
-   * @param {string} text  the words on the badge
-   * @param {string[]} lines  its detail panel
-   * @returns {HTMLElement} */
-  function makeBadge(src, verdict, p, modelVerdict, text, lines) {
-    const host = document.createElement(TAG);
-    host.setAttribute('data-facecheck-src', src);
-    host.setAttribute('data-facecheck-verdict', verdict);
-    host.setAttribute('data-facecheck-p', typeof p === 'number' ? p.toFixed(4) : '');
-    host.setAttribute('data-facecheck-model-verdict', modelVerdict || verdict);
-    host.style.cssText = 'all: initial; position: absolute; z-index: 2147483647; left: 0; top: 0;';
-    const root = host.attachShadow({ mode: 'open' });
-    const style = document.createElement('style');
-    style.textContent = STYLE;
-    const look = LOOK[verdict] || LOOK.error;
-    const box = document.createElement('div');
-    box.className = `badge ${look.cls}`;
-    box.setAttribute('role', 'group');
-    const main = document.createElement('button');
-    main.className = 'main';
-    main.setAttribute('aria-label', `FaceCheck: ${text}. Show details`);
-    main.setAttribute('aria-expanded', 'false');
-    main.textContent = `${look.icon} ${text}`;
-    const close = document.createElement('button');
-    close.className = 'close';
-    close.textContent = '\u00D7';
-    close.setAttribute('aria-label', 'Remove this FaceCheck badge');
-    const detail = document.createElement('div');
-    detail.className = 'detail';
-    detail.setAttribute('role', 'note');
-    for (const line of lines) detail.appendChild(document.createElement('p')).textContent = line;
-    main.addEventListener('click', (e) => {
-      e.preventDefault();
-      e.stopPropagation(); // the badge often sits inside a link
-      main.setAttribute('aria-expanded', String(box.classList.toggle('open')));
-    });
-    close.addEventListener('click', (e) => {
-      e.preventDefault();
-      e.stopPropagation();
-      for (const b of badges) if (b.host === host) removeBadge(b);
-    });
-    box.append(main, close, detail);
-    root.append(style, box);
-    return host;
+  /** The plain-words part of the details, after the headline.
+   * @param {import('./settings.js').View} view
+   * @param {import('./settings.js').FaceView} [face]  the badge's face; none: the whole image's
+   * @returns {string[]} */
+  function plainLines(view, face) {
+    const lines = [];
+    const p = face ? face.p_fake : view.p_fake;
+    if (typeof p === 'number') lines.push(FaceCheckSettings.probabilityText(p));
+    else if (face) lines.push('This face is too small to judge.');
+    if (view.reason) lines.push(`Reason: ${view.reason}.`);
+    if (view.note) lines.push(view.note);
+    if (view.ranOn) lines.push(view.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');
+    return lines;
   }
 
-  /** The <img>'s content box and where its picture is drawn in it (viewport px).
+  /** A "This is wrong" button and the line that says what became of the report.
+   * @param {Record<string, unknown>} report  the 'facecheck-report' message's report
+   * @returns {HTMLElement[]} */
+  function reportParts(report) {
+    const button = /** @type {HTMLButtonElement} */ (el('button', 'report', 'This is wrong'));
+    const status = el('p', 'report-status'); // said through the frame's live region too
+    button.addEventListener('click', async (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      button.disabled = true;
+      /** @type {{ok?: boolean, error?: string} | undefined} */
+      let answer;
+      try {
+        answer = await chrome.runtime.sendMessage({ type: 'facecheck-report', report });
+      } catch (err) {
+        answer = { ok: false, error: String(/** @type {Error} */ (err).message || err) };
+      }
+      const ok = Boolean(answer && answer.ok);
+      status.textContent = ok ? REPORTED
+        : `The report could not be saved: ${(answer && answer.error) || 'the extension did not answer'}`;
+      announce(status.textContent);
+      button.disabled = ok;
+    });
+    return [button, status];
+  }
+
+  /** A badge's details panel.
+   * @param {BadgeSpec} spec
+   * @param {import('./settings.js').View} view
+   * @param {import('./settings.js').FaceView} [face]
+   * @returns {HTMLElement} */
+  function makeDetail(spec, view, face) {
+    const detail = el('div', 'detail');
+    detail.setAttribute('role', 'note');
+    detail.append(el('p', 'headline', spec.text + spec.of));
+    for (const line of plainLines(view, face)) detail.append(el('p', '', line));
+    if (JUDGED.includes(spec.verdict)) detail.append(el('p', 'scope', FaceCheckSettings.SCOPE));
+    const technical = technicalLines(view, face);
+    if (technical.length) {
+      const more = el('details');
+      more.append(el('summary', '', 'Technical details'));
+      for (const line of technical) more.append(el('p', '', line));
+      detail.append(more);
+    }
+    if (JUDGED.includes(spec.verdict)) {
+      detail.append(...reportParts({ imageUrl: spec.src, pageUrl: location.href, verdict: spec.verdict,
+        p_fake: spec.p, modelVersion: view.modelVersion || '' }));
+    }
+    return detail;
+  }
+
+  /** The chip's folded text: the icon, and for "Likely generated" its percentage.
+   * @param {BadgeSpec} spec */
+  const shortText = (spec) => (spec.verdict === 'fake' && typeof spec.p === 'number'
+    ? `${FaceCheckSettings.pct(spec.p)}%` : '');
+
+  /** A <facecheck-badge>, not yet in the page.
+   * @param {BadgeSpec} spec
+   * @param {HTMLElement} detail
+   * @returns {{host: HTMLElement, chip: HTMLElement}} */
+  function makeBadge(spec, detail) {
+    const host = el(TAG);
+    host.setAttribute('data-facecheck-src', spec.src);
+    host.setAttribute('data-facecheck-verdict', spec.verdict);
+    host.setAttribute('data-facecheck-p', typeof spec.p === 'number' ? spec.p.toFixed(4) : '');
+    host.setAttribute('data-facecheck-model-verdict', spec.modelVerdict || spec.verdict);
+    host.style.cssText = `all: initial; position: absolute; z-index: ${Z}; left: 0; top: 0;`;
+    const look = LOOK[spec.verdict] || LOOK.error;
+    const box = el('div', `badge ${look.cls}`);
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-label', `FaceCheck result for ${spec.alt || 'this image'}`);
+    const main = el('button', 'main');
+    main.setAttribute('aria-label', `${spoken(spec.text, spec.alt)}${spec.of}. Show details`);
+    main.setAttribute('aria-expanded', 'false');
+    const icon = el('span', 'icon', look.icon);
+    icon.setAttribute('aria-hidden', 'true');
+    main.append(icon, el('span', 'short', shortText(spec)), el('span', 'words', spec.text));
+    const close = el('button', 'close', '\u00D7');
+    close.setAttribute('aria-label', 'Remove this FaceCheck badge');
+    box.append(main, close, detail);
+    const style = el('style', '', STYLE);
+    host.attachShadow({ mode: 'open' }).append(style, box);
+    return { host, chip: box };
+  }
+
+  // ---- opening the details ---------------------------------------------------------------------
+
+  /** Raise the badge being read above the others, and keep its details on screen.
+   * @param {Badge} b */
+  function fitDetail(b) {
+    const open = b.chip.classList.contains('show') || b.chip.classList.contains('open');
+    b.host.style.zIndex = String(open ? Z_TOP : Z);
+    if (!open) return;
+    const d = b.detail;
+    d.style.left = '0px';
+    d.style.top = '100%';
+    const r = b.chip.getBoundingClientRect();
+    const at = FaceCheckGeometry.panelPosition({ x: r.left, y: r.top, w: r.width, h: r.height },
+      { w: d.offsetWidth, h: d.offsetHeight },
+      { width: document.documentElement.clientWidth, height: window.innerHeight });
+    d.style.left = `${at.left - r.left - b.chip.clientLeft}px`;
+    d.style.top = `${at.top - r.top - b.chip.clientTop}px`;
+  }
+
+  /** @param {Badge} b
+   * @param {boolean} on  hovered or focused */
+  function setShown(b, on) {
+    b.chip.classList.toggle('show', on);
+    place(b);
+    fitDetail(b);
+  }
+
+  /** @param {Badge} b
+   * @param {boolean} on  pinned open (a click on the chip) */
+  function setOpen(b, on) {
+    if (on) for (const o of badges) if (o !== b && o.chip.classList.contains('open')) setOpen(o, false);
+    b.chip.classList.toggle('open', on);
+    const main = b.chip.querySelector('.main');
+    if (main) main.setAttribute('aria-expanded', String(on));
+    fitDetail(b);
+  }
+
+  /** @param {Badge} b */
+  function wire(b) {
+    const box = b.chip;
+    const stop = (/** @type {Event} */ e) => { e.preventDefault(); e.stopPropagation(); };
+    box.querySelector('.main')?.addEventListener('click', (e) => {
+      stop(e); // not the page's click: a badge often lies over a link
+      setOpen(b, !box.classList.contains('open'));
+    });
+    box.querySelector('.close')?.addEventListener('click', (e) => { stop(e); removeBadge(b); });
+    box.addEventListener('mouseenter', () => setShown(b, true));
+    box.addEventListener('mouseleave', () => setShown(b, box.matches(':focus-within')));
+    box.addEventListener('focusin', () => setShown(b, true));
+    box.addEventListener('focusout', (e) => {
+      if (!box.contains(/** @type {Node | null} */ (e.relatedTarget))) setShown(b, box.matches(':hover'));
+    });
+    box.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape') return;
+      setOpen(b, false);
+      setShown(b, false);
+    });
+  }
+
+  // ---- where badges go, and whether they show --------------------------------------------------
+
+  const CLIPS = /hidden|scroll|auto|clip/;
+
+  /** The flat-tree parent (through slots and shadow roots).
+   * @param {Element} e
+   * @returns {Element | null} */
+  const parentOf = (e) => e.assignedSlot || e.parentElement ||
+    (e.parentNode instanceof ShadowRoot ? e.parentNode.host : null);
+
+  /** Whether an element with style `cs` is the containing block of a box positioned `mode`.
+   * @param {CSSStyleDeclaration} cs
+   * @param {string} mode  the box's `position` */
+  function holds(cs, mode) {
+    const transformed = cs.transform !== 'none' || cs.perspective !== 'none' || cs.filter !== 'none' ||
+      /paint|layout|strict|content/.test(cs.contain);
+    if (mode === 'fixed') return transformed;
+    if (mode === 'absolute') return cs.position !== 'static' || transformed;
+    return true;
+  }
+
+  /** `r` cut to the padding box of `e` on the axes its overflow clips.
+   * @param {Element} e
+   * @param {CSSStyleDeclaration} cs
+   * @param {import('./geometry.js').Rect} r */
+  function clipTo(e, cs, r) {
+    const onX = CLIPS.test(cs.overflowX);
+    const onY = CLIPS.test(cs.overflowY);
+    if ((!onX && !onY) || !(e instanceof HTMLElement) || /^(inline|contents)$/.test(cs.display)) return r;
+    const box = e.getBoundingClientRect();
+    const sx = e.offsetWidth ? box.width / e.offsetWidth : 1; // under a scale transform
+    const sy = e.offsetHeight ? box.height / e.offsetHeight : 1;
+    const by = { x: box.left + e.clientLeft * sx, y: box.top + e.clientTop * sy,
+      w: e.clientWidth * sx, h: e.clientHeight * sy };
+    return FaceCheckGeometry.clip(r, by, onX, onY);
+  }
+
+  /** The part of `rect` (the image's content box) that no overflow-clipping ancestor of `img`
+   * cuts off: scrolling panels, overflow: hidden boxes. Ancestors that are not in the image's
+   * chain of containing blocks (under position: absolute / fixed) do not clip it.
+   * @param {HTMLImageElement} img
+   * @param {import('./geometry.js').Rect} rect */
+  function unclipped(img, rect) {
+    const root = document.documentElement;
+    // The body's overflow is the viewport's unless the root element has its own.
+    const bodyClips = getComputedStyle(root).overflow !== 'visible';
+    let mode = getComputedStyle(img).position;
+    let r = rect;
+    for (let e = parentOf(img); e && e !== root && r.w > 0 && r.h > 0; e = parentOf(e)) {
+      const cs = getComputedStyle(e);
+      if (!holds(cs, mode)) continue;
+      if (e !== document.body || bodyClips) r = clipTo(e, cs, r);
+      mode = cs.position;
+    }
+    return r;
+  }
+
+  /** Whether the page shows something fixed or sticky (a header, a dialog) over the image at
+   * (x, y), viewport px. Other boxes over an image (links, overlays in the flow) do not hide it.
+   * @param {HTMLImageElement} img
+   * @param {number} x
+   * @param {number} y */
+  function coveredAt(img, x, y) {
+    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
+    const top = document.elementsFromPoint(x, y).find((e) => e.localName !== TAG && e.localName !== LIVE_TAG);
+    if (!top || top === img || top.contains(img)) return false;
+    for (let e = /** @type {Element | null} */ (top); e && !e.contains(img); e = e.parentElement) {
+      const position = getComputedStyle(e).position;
+      if (position === 'fixed' || position === 'sticky') return true;
+    }
+    return false;
+  }
+
+  /** The <img>'s content box, where its picture is drawn in it, and what of it shows (viewport px).
    * @param {HTMLImageElement} img
    * @returns {import('./geometry.js').ImageFrame} */
   function imageFrame(img) {
@@ -175,45 +440,93 @@
     const content = { x, y, w, h };
     const drawn = FaceCheckGeometry.drawnRect(content, img.naturalWidth, img.naturalHeight, cs.objectFit,
       cs.objectPosition);
-    return { content, drawn };
+    return { content, drawn, visible: unclipped(img, content) };
   }
 
-  /** @param {Badge} b */
+  /** Whether the image can be seen at all (connected, displayed, not hidden or transparent).
+   * @param {HTMLImageElement} img */
+  const displayed = (img) => img.isConnected && (!img.checkVisibility || img.checkVisibility(
+    /** @type {CheckVisibilityOptions} */ ({ checkVisibilityCSS: true, visibilityProperty: true,
+      checkOpacity: true, opacityProperty: true })));
+
+  /** Place a badge, or hide it while its face cannot be seen.
+   * @param {Badge} b */
   function place(b) {
-    const { left, top } = FaceCheckGeometry.badgePosition(imageFrame(b.img), b.box,
-      { width: b.width, height: b.height }, { w: b.host.offsetWidth, h: b.host.offsetHeight },
-      { scrollX: window.scrollX, scrollY: window.scrollY, width: document.documentElement.clientWidth });
-    b.host.style.left = `${left}px`;
-    b.host.style.top = `${top}px`;
+    const frame = displayed(b.img) ? imageFrame(b.img) : null;
+    const image = { width: b.width, height: b.height };
+    const anchor = frame && FaceCheckGeometry.shownAt(frame, b.faceBox, image);
+    if (!frame || !anchor || coveredAt(b.img, anchor.x, anchor.y)) {
+      b.host.style.display = 'none';
+      return;
+    }
+    b.host.style.display = '';
+    b.chip.classList.toggle('compact', FaceCheckGeometry.isCompact(frame));
+    const unfolded = b.chip.classList.contains('show');
+    if (!unfolded || !b.size) b.size = { w: b.host.offsetWidth, h: b.host.offsetHeight };
+    const page = { scrollX: window.scrollX, scrollY: window.scrollY, width: document.documentElement.clientWidth };
+    const at = FaceCheckGeometry.badgePosition(frame, b.faceBox, image, b.size, page);
+    const top = at.top;
+    // Unfolded, it keeps the folded chip's place (it would slip from under the pointer), in view.
+    const left = unfolded ? Math.max(page.scrollX, Math.min(at.left, page.scrollX + page.width - b.host.offsetWidth))
+      : at.left;
+    if (b.host.style.left !== `${left}px`) b.host.style.left = `${left}px`;
+    if (b.host.style.top !== `${top}px`) b.host.style.top = `${top}px`;
   }
 
-  let frame = 0;
+  /** A badge of an image that went away, or now shows another picture.
+   * @param {Badge} b */
+  const stale = (b) => !b.img.isConnected || b.img.src !== b.srcAttr ||
+    Boolean(b.img.currentSrc && b.shown && b.img.currentSrc !== b.shown);
+
+  let frameRequest = 0;
   function relayout() {
-    frame = 0;
+    frameRequest = 0;
     for (const b of [...badges]) {
-      if (!b.img.isConnected) removeBadge(b);
-      else place(b);
+      if (stale(b)) removeBadge(b);
+      else {
+        place(b);
+        if (b.chip.classList.contains('show') || b.chip.classList.contains('open')) fitDetail(b);
+      }
     }
   }
-  const scheduleLayout = () => { if (!frame) frame = requestAnimationFrame(relayout); };
-  addEventListener('scroll', scheduleLayout, { capture: true, passive: true });
+  const scheduleLayout = () => { if (!frameRequest && badges.size) frameRequest = requestAnimationFrame(relayout); };
+  const passive = { capture: true, passive: true };
+  addEventListener('scroll', scheduleLayout, passive);
   addEventListener('resize', scheduleLayout, { passive: true });
+  for (const type of ['transitionend', 'animationend', 'load']) document.addEventListener(type, scheduleLayout, passive);
   const resized = new ResizeObserver(scheduleLayout);
   if (document.body) resized.observe(document.body);
+  const seen = new IntersectionObserver(scheduleLayout, { threshold: [0, 0.25, 0.5, 0.75, 1] });
+  // Our own badges move (and open) all the time: those changes are not the page's.
+  const ours = (/** @type {Node} */ node) => node instanceof Element && (node.localName === TAG || node.localName === LIVE_TAG);
+  const pageChanged = (/** @type {MutationRecord} */ r) => (r.type === 'attributes' ? !ours(r.target)
+    : ![...r.addedNodes, ...r.removedNodes].every(ours));
+  new MutationObserver((records) => { if (badges.size && records.some(pageChanged)) scheduleLayout(); })
+    .observe(document.documentElement, { childList: true, subtree: true, attributes: true,
+      attributeFilter: ['src', 'srcset', 'sizes', 'style', 'class', 'hidden', 'open'] });
 
-  /** @param {HTMLImageElement} img
-   * @param {HTMLElement} host
+  /** Put a badge in the page, tied to its image.
+   * @param {HTMLImageElement} img
+   * @param {BadgeSpec} spec
+   * @param {HTMLElement} detail
    * @param {number[] | null} box
-   * @param {{width?: number, height?: number}} view  the picture's size
-   * @returns {Badge} */
-  function add(img, host, box, view) {
-    const b = { host, img, box, width: view.width, height: view.height };
+   * @param {{width?: number, height?: number}} view  the picture's size */
+  function add(img, spec, detail, box, view) {
+    const { host, chip } = makeBadge(spec, detail);
+    /** @type {Badge} */
+    const b = { host, chip, detail, img, src: spec.src, srcAttr: img.src, shown: img.currentSrc, faceBox: box,
+      width: view.width, height: view.height, size: null };
+    wire(b);
     document.documentElement.appendChild(host);
     badges.add(b);
     resized.observe(img);
+    seen.observe(img);
     place(b);
-    return b;
   }
+
+  /** The image's alt text (or title), for the badge's label and the announcement.
+   * @param {HTMLImageElement} img */
+  const altOf = (img) => (img.alt || img.title || '').trim().replace(/\s+/g, ' ').slice(0, 150);
 
   /** One result -> badges on every <img> showing `src`.
    * @param {string} src
@@ -221,20 +534,28 @@
    * @returns {number} how many were drawn */
   function draw(src, view) {
     let n = 0;
+    const said = new Set(); // one announcement per picture, however many <img> show it
+    const perFace = view.faces.length && view.verdict !== 'error' && view.verdict !== 'no-face';
     for (const img of imagesFor(src)) {
       clearImage(img);
-      const perFace = view.faces.length && view.verdict !== 'error' && view.verdict !== 'no-face';
+      const alt = altOf(img);
+      const base = { src, alt, of: '' };
       if (perFace) {
+        const many = view.faces.length > 1;
         view.faces.forEach((face, i) => {
-          add(img, makeBadge(src, face.verdict, face.p_fake, face.modelVerdict, face.label,
-            detailLines(view, face, i)), face.box, view);
-          n += 1;
+          const spec = { ...base, verdict: face.verdict, p: face.p_fake, modelVerdict: face.modelVerdict,
+            text: face.label, of: many ? ` (face ${i + 1} of ${view.faces.length})` : '' };
+          add(img, spec, makeDetail(spec, view, face), face.box, view);
         });
+        n += view.faces.length;
       } else {
-        add(img, makeBadge(src, view.verdict, view.p_fake, view.modelVerdict, view.label, detailLines(view)), null, view);
+        const spec = { ...base, verdict: view.verdict, p: view.p_fake, modelVerdict: view.modelVerdict, text: view.label };
+        add(img, spec, makeDetail(spec, view), null, view);
         n += 1;
       }
+      said.add(spoken(view.label, alt));
     }
+    said.forEach(announce);
     return n;
   }
 
@@ -259,7 +580,7 @@
       for (const [src, retry] of lost) {
         if (retry) retry(src);
         else {
-          draw(src, { verdict: 'error', modelVerdict: 'error', p_fake: null, label: 'Check failed', faces: [],
+          draw(src, { verdict: 'error', modelVerdict: 'error', p_fake: null, label: 'Could not check', faces: [],
             reason: 'the check was interrupted because the extension restarted; please try again' });
         }
       }
@@ -283,7 +604,11 @@
     const imgs = imagesFor(src);
     for (const img of imgs) {
       clearImage(img);
-      add(img, makeBadge(src, 'pending', null, 'pending', 'Checking\u2026', []), null, {});
+      const spec = { src, verdict: 'pending', p: null, modelVerdict: 'pending', text: 'Checking\u2026',
+        alt: altOf(img), of: '' };
+      const detail = el('div', 'detail');
+      detail.append(el('p', 'headline', spec.text));
+      add(img, spec, detail, null, {});
     }
     waiting.set(src, retry || null);
     watchWorker();

@@ -1,28 +1,39 @@
 // @ts-check
-/* Badge geometry for content.js: where a picture's pixels are drawn inside its <img>, and where a
- * face's badge goes. Arithmetic on rectangles only (content.js reads them from the page), so Node
- * runs it in the unit tests (extension/test/geometry.test.js).
+/* Badge geometry for content.js: where a picture's pixels are drawn inside its <img>, which part
+ * of it the page lets the user see, where a face's badge goes and where its details panel opens.
+ * Arithmetic on rectangles only (content.js reads them from the page), so Node runs it in the
+ * unit tests (extension/test/geometry.test.js).
  *
- * A badge sits just above its face, inside the picture when there is room, else below the face,
- * else above the picture, else below it; never on the face. Without a face box (no face, an
- * error, "Checking...") it sits in the picture's top-left corner.
+ * A badge is shown only while its anchor (the face's centre; the picture's centre for a badge
+ * without a face) is inside the visible part of the picture. It sits just above its face, inside
+ * the visible picture when there is room, else below the face, else beside it, else above or
+ * below it at the picture's edge; never on the face. Without a face box (no face, an error,
+ * "Checking...") it sits in the visible picture's top-left corner. Pictures rendered narrower
+ * than COMPACT_BELOW get a compact chip (icon and number) instead of the full headline.
  */
 
 /**
  * @typedef {{x: number, y: number, w: number, h: number}} Rect  viewport pixels
- * @typedef {{content: Rect, drawn: Rect}} ImageFrame  an <img>'s content box (inside its border
- *   and padding), and where its picture is drawn in it (they differ under object-fit)
+ * @typedef {{content: Rect, drawn: Rect, visible?: Rect}} ImageFrame  an <img>'s content box
+ *   (inside its border and padding), where its picture is drawn in it (they differ under
+ *   object-fit), and the part of the content box no overflow-clipping ancestor cuts off
+ *   (the content box when absent)
  * @typedef {{scrollX: number, scrollY: number, width: number}} Page  the page's scroll offsets
  *   and the viewport's width (without scroll bars)
+ * @typedef {{w: number, h: number}} Size
  */
 
 (function (root, factory) {
   if (typeof module === 'object' && module.exports) module.exports = factory();
   else root.FaceCheckGeometry = factory();
+// eslint-disable-next-line max-lines-per-function -- the module's UMD factory, not a function in that sense
 })(globalThis, function () {
   'use strict';
 
   const GAP = 4; // px between a badge and its face, or the picture's corner
+  // Pictures rendered narrower than this (px) get a compact chip: a full headline badge is
+  // 160-210 px wide and would cover an avatar's face and the name beside it.
+  const COMPACT_BELOW = 160;
 
   /** @type {Record<string, (w: number, h: number, nw: number, nh: number) => number>} */
   const FIT = {
@@ -57,48 +68,127 @@
     return { x: x + offset(posX, w - dw), y: y + offset(posY, h - dh), w: dw, h: dh };
   }
 
-  /** The badge's viewport position for a face: image pixels -> viewport, the face clipped to
-   * what the <img> shows (object-fit: cover), then above or below it.
+  /** `r` cut to `by` on the axes an overflow clips (an empty rectangle has w or h 0).
+   * @param {Rect} r
+   * @param {Rect} by
+   * @param {boolean} [onX]  clip horizontally (default true)
+   * @param {boolean} [onY]  clip vertically (default true)
+   * @returns {Rect} */
+  function clip(r, by, onX = true, onY = true) {
+    const x = onX ? Math.max(r.x, by.x) : r.x;
+    const y = onY ? Math.max(r.y, by.y) : r.y;
+    const right = onX ? Math.min(r.x + r.w, by.x + by.w) : r.x + r.w;
+    const bottom = onY ? Math.min(r.y + r.h, by.y + by.h) : r.y + r.h;
+    return { x, y, w: Math.max(0, right - x), h: Math.max(0, bottom - y) };
+  }
+
+  /** A face box in the picture's pixels -> viewport pixels, cut to what the <img> shows.
    * @param {ImageFrame} frame
    * @param {number[]} box  [x, y, w, h] in the picture's pixels
    * @param {{width: number, height: number}} image  the picture's size, in the same pixels
-   * @param {{w: number, h: number}} badge  the badge's size
-   * @param {number} scrollY
-   * @returns {{left: number, top: number}} */
-  function besideFace({ content, drawn }, box, image, badge, scrollY) {
+   * @returns {Rect} */
+  function faceRect({ content, drawn }, box, image) {
     const sx = drawn.w / image.width;
     const sy = drawn.h / image.height;
-    const fx = Math.max(content.x, drawn.x + box[0] * sx);
-    const fy = Math.max(content.y, drawn.y + box[1] * sy);
-    const fw = Math.min(content.x + content.w, drawn.x + (box[0] + box[2]) * sx) - fx;
-    const fh = Math.min(content.y + content.h, drawn.y + (box[1] + box[3]) * sy) - fy;
-    let left = fx + fw / 2 - badge.w / 2;
-    if (content.w >= badge.w) left = Math.min(Math.max(left, content.x), content.x + content.w - badge.w);
-    const above = fy - GAP - badge.h;
-    const below = fy + fh + GAP;
-    let top;
-    if (above >= content.y) top = above; // inside the picture, above the face
-    else if (below + badge.h <= content.y + content.h) top = below; // inside, below the face
-    else if (above + scrollY >= 0) top = above; // above the picture
-    else top = below; // below the picture
-    return { left, top };
+    return clip({ x: drawn.x + box[0] * sx, y: drawn.y + box[1] * sy, w: box[2] * sx, h: box[3] * sy }, content);
+  }
+
+  /** The face (a face box and the picture's size), or null for a badge without one.
+   * @param {ImageFrame} frame
+   * @param {number[] | null} box
+   * @param {{width?: number, height?: number}} image
+   * @returns {Rect | null} */
+  function faceOf(frame, box, image) {
+    const { width, height } = image;
+    return box && width && height ? faceRect(frame, box, { width, height }) : null;
+  }
+
+  /** Whether a badge is shown: its anchor (the face's centre, else the content box's centre) lies
+   * inside the visible part of the picture.
+   * @param {ImageFrame} frame
+   * @param {number[] | null} box
+   * @param {{width?: number, height?: number}} image
+   * @returns {{x: number, y: number} | null} the anchor (viewport px) when shown, else null */
+  function shownAt(frame, box, image) {
+    const visible = frame.visible || frame.content;
+    const face = faceOf(frame, box, image);
+    const r = face && face.w && face.h ? face : frame.content;
+    const x = r.x + r.w / 2;
+    const y = r.y + r.h / 2;
+    const inside = visible.w > 0 && visible.h > 0 && x >= visible.x && x <= visible.x + visible.w &&
+      y >= visible.y && y <= visible.y + visible.h;
+    return inside ? { x, y } : null;
+  }
+
+  /** Whether a picture shown in `frame` gets a compact chip.
+   * @param {ImageFrame} frame */
+  const isCompact = (frame) => frame.content.w < COMPACT_BELOW;
+
+  /** Where a badge goes next to a face (viewport px): inside the visible picture above the face,
+   * else below it, else beside it, else just outside the picture's edge above or below the face:
+   * above if the page has room there, but never past an edge a scrolling panel cuts (beyond it
+   * is the page around the panel, not the picture's neighbourhood).
+   * @param {Rect} area  the visible picture
+   * @param {Rect} content  the whole picture
+   * @param {Rect} face
+   * @param {Size} badge
+   * @param {number} scrollY
+   * @returns {{left: number, top: number}} */
+  function besideFace(area, content, face, badge, scrollY) {
+    let left = face.x + face.w / 2 - badge.w / 2;
+    if (area.w >= badge.w) left = Math.min(Math.max(left, area.x), area.x + area.w - badge.w);
+    const above = face.y - GAP - badge.h;
+    const below = face.y + face.h + GAP;
+    if (above >= area.y) return { left, top: above };
+    if (below + badge.h <= area.y + area.h) return { left, top: below };
+    if (area.h >= badge.h) {
+      const top = Math.min(Math.max(face.y, area.y), area.y + area.h - badge.h);
+      const right = face.x + face.w + GAP;
+      if (right + badge.w <= area.x + area.w) return { left: right, top };
+      const leftSide = face.x - GAP - badge.w;
+      if (leftSide >= area.x) return { left: leftSide, top };
+    }
+    const roomAbove = above + scrollY >= 0;
+    const cutAbove = area.y > content.y + 0.5;
+    const cutBelow = area.y + area.h < content.y + content.h - 0.5;
+    const up = roomAbove && (!cutAbove || cutBelow);
+    return { left, top: up ? above : below };
   }
 
   /** Where a badge goes, in document pixels (rounded), kept inside the viewport's width.
    * @param {ImageFrame} frame
    * @param {number[] | null} box  the face, [x, y, w, h] in the picture's pixels; null: the corner
    * @param {{width?: number, height?: number}} image  the picture's size (needed with a box)
-   * @param {{w: number, h: number}} badge  the badge's size
+   * @param {Size} badge  the badge's size
    * @param {Page} page
    * @returns {{left: number, top: number}} */
   function badgePosition(frame, box, image, badge, page) {
-    const { width, height } = image;
-    const spot = box && width && height
-      ? besideFace(frame, box, { width, height }, badge, page.scrollY)
-      : { left: frame.content.x + GAP, top: frame.content.y + GAP };
+    const area = frame.visible || frame.content;
+    const face = faceOf(frame, box, image);
+    const spot = face
+      ? besideFace(area, frame.content, face, badge, page.scrollY)
+      : { left: area.x + GAP, top: area.y + GAP };
     const left = Math.max(0, Math.min(spot.left, page.width - badge.w)) + page.scrollX;
     return { left: Math.round(left), top: Math.round(spot.top + page.scrollY) };
   }
 
-  return { drawnRect, badgePosition };
+  /** Where a badge's details panel opens (viewport px): below the badge, else above it, else on
+   * the side with more room, moved left and down as needed to stay on screen.
+   * @param {Rect} badge  the badge
+   * @param {Size} panel  the panel's size
+   * @param {{width: number, height: number}} viewport
+   * @returns {{left: number, top: number}} */
+  function panelPosition(badge, panel, viewport) {
+    const below = badge.y + badge.h;
+    const above = badge.y - panel.h;
+    let top;
+    if (below + panel.h <= viewport.height) top = below;
+    else if (above >= 0) top = above;
+    else top = viewport.height - below >= badge.y ? below : above;
+    top = Math.max(0, Math.min(top, viewport.height - panel.h));
+    const left = Math.max(0, Math.min(badge.x, viewport.width - panel.w));
+    return { left: Math.round(left), top: Math.round(top) };
+  }
+
+  return { COMPACT_BELOW, drawnRect, clip, faceRect, shownAt, isCompact, badgePosition, panelPosition };
 });

@@ -1,0 +1,369 @@
+"""The badges in a real page (Playwright, real Chromium, the built extension): tied to their image
+and shown only while its face can be seen, compact on small pictures and never over the face or
+the text beside it, details in plain words with a "This is wrong" button, and readable by
+everyone (screen readers, keyboards, colour-blind eyes).
+
+Checks are real right-click checks (`checkFace`, as tests/test_extension.py does). Where a test
+needs every verdict's look, the worker words made-up probabilities with the extension's own
+FaceCheckSettings.describe() and sends them to the page as it sends any result.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from facecheck.wording import SCOPE, probability_text
+from tests.e2e import badges, face_rects, open_page, overlap
+
+pytestmark = pytest.mark.slow
+
+PAGES = {
+    # A feed with its own scroll: a face in it, and another picture below the panel.
+    "/badges-panel.html": """<!doctype html><meta charset="utf-8"><title>panel</title>
+<body style="margin:8px">
+<div id="panel" style="margin-top:40px; width:340px; height:360px; overflow:auto; border:1px solid #000">
+  <div style="height:30px">Comments</div>
+  <img id="inpanel" src="/img/fake0.jpg" width="300" height="300" alt="a face in a feed">
+  <div style="height:900px">more comments</div>
+</div>
+<img id="below" src="/img/real0.jpg" width="300" height="300" alt="below the feed">
+<div style="height:1500px"></div>
+</body>""",
+    # Pages whose fixed or sticky header slides over the pictures as they scroll.
+    **{f"/badges-{pos}-header.html": f"""<!doctype html><meta charset="utf-8"><title>header</title>
+<body style="margin:0">
+<header style="position:{pos}; top:0; left:0; right:0; height:160px; background:#eee; z-index:5">Site</header>
+<div style="height:200px"></div>
+<img id="face" src="/img/fake1.jpg" width="300" height="300" alt="under a header">
+<div style="height:2000px"></div>
+</body>""" for pos in ("fixed", "sticky")},
+    # A carousel: slides move sideways (a transform) inside a box that hides what overflows.
+    "/badges-carousel.html": """<!doctype html><meta charset="utf-8"><title>carousel</title>
+<body style="margin:8px">
+<div style="width:320px; overflow:hidden; margin-top:40px">
+  <div id="track" style="display:flex; gap:20px; transform:translateX(0)">
+    <img id="slide1" src="/img/fake4.jpg" width="300" height="300" alt="slide one">
+    <img id="slide2" src="/img/real4.jpg" width="300" height="300" alt="slide two">
+  </div>
+</div>
+</body>""",
+    # Comments: 80 px avatars beside their authors' names.
+    "/badges-avatars.html": """<!doctype html><meta charset="utf-8"><title>avatars</title>
+<body style="margin:8px; font:16px/1.3 sans-serif">
+<ul style="list-style:none; padding:0; margin:60px 0 0">
+<li style="display:flex; align-items:center; gap:8px; margin-bottom:40px">
+  <img id="ava1" src="/img/fake2.jpg" width="80" height="80" alt="Avatar of Ada Lovelace">
+  <span id="name1">Ada Lovelace</span> <span>what a photo!</span></li>
+<li style="display:flex; align-items:center; gap:8px; margin-bottom:40px">
+  <img id="ava2" src="/img/real2.jpg" width="80" height="80" alt="Avatar of Alan Turing">
+  <span id="name2">Alan Turing</span> <span>agreed</span></li>
+</ul>
+</body>""",
+}
+
+# A badge's state as a person sees it (the host, its chip's parts and its details panel).
+STATE_JS = """(src) => [...document.querySelectorAll('[data-facecheck-verdict]')]
+  .filter((b) => b.dataset.facecheckSrc === src).map((b) => {
+    const $ = (s) => b.shadowRoot.querySelector(s);
+    const shown = (e) => !!e && e.checkVisibility() && e.getBoundingClientRect().width > 0;
+    const detail = $('.detail');
+    return {visible: shown(b) && shown($('.badge')), rect: b.getBoundingClientRect().toJSON(),
+            display: getComputedStyle(b).display, z: Number(getComputedStyle(b).zIndex),
+            words: shown($('.words')), detailShown: shown(detail),
+            detailRect: detail.getBoundingClientRect().toJSON(),
+            label: $('.main').getAttribute('aria-label')};
+  })"""
+
+LIVE_JS = """() => { const h = document.querySelector('facecheck-live');
+  const r = h && h.shadowRoot.querySelector('[aria-live="polite"]'); return r ? r.textContent : null; }"""
+
+
+@pytest.fixture(scope="module")
+def pages(site):
+    site.pages.update(PAGES)
+    return site
+
+
+def state(page, src: str) -> dict:
+    [s] = page.evaluate(STATE_JS, src)
+    return s
+
+
+def wait_state(page, src: str, js_condition: str, timeout: int = 5000):
+    """Wait until the (one) badge of `src` meets `js_condition` on STATE_JS's record `s`."""
+    page.wait_for_function(f"(src) => {{ const [s] = ({STATE_JS})(src); return !!s && ({js_condition}); }}",
+                           arg=src, timeout=timeout, polling=50)
+
+
+def check(ext, page, sel: str) -> str:
+    src = page.eval_on_selector(sel, "i => i.currentSrc")
+    assert ext.check(page, src)["drawn"] >= 1
+    return src
+
+
+def faces_of(page, sel: str, reference, src: str) -> list[dict]:
+    return face_rects(page, sel, [f["box"] for f in reference(src)["faces"]])
+
+
+# ---- a badge belongs to its image ---------------------------------------------------------------
+
+def test_badge_hides_when_its_face_scrolls_out_of_a_panel(ext, pages, reference):
+    page = open_page(ext, f"{pages.url}/badges-panel.html")
+    src = check(ext, page, "#inpanel")
+    first = state(page, src)
+    [face] = faces_of(page, "#inpanel", reference, src)
+    assert first["visible"] and overlap(first["rect"], face) == 0, (first, face)
+
+    # The feed scrolls on its own: the picture leaves the panel, and so does its badge, which
+    # must not float over the panel's other content nor the picture below it.
+    page.eval_on_selector("#panel", "p => { p.scrollTop = 600; }")
+    wait_state(page, src, "!s.visible && s.display === 'none'")
+    below = page.eval_on_selector("#below", "i => i.getBoundingClientRect().toJSON()")
+    assert overlap(state(page, src)["rect"], below) == 0
+
+    # Partly scrolled: while the face's centre shows, the badge shows, off the face, in the panel.
+    page.eval_on_selector("#panel", "p => { p.scrollTop = 120; }")
+    wait_state(page, src, "s.visible")
+    s = state(page, src)
+    [face] = faces_of(page, "#inpanel", reference, src)
+    panel = page.eval_on_selector("#panel", "p => p.getBoundingClientRect().toJSON()")
+    assert overlap(s["rect"], face) == 0, (s, face)
+    assert overlap(s["rect"], panel) == s["rect"]["width"] * s["rect"]["height"], (s, panel)
+
+    # Back at the top: where it was.
+    page.eval_on_selector("#panel", "p => { p.scrollTop = 0; }")
+    wait_state(page, src, f"s.visible && Math.abs(s.rect.y - {first['rect']['y']}) < 1")
+    assert state(page, src)["rect"] == first["rect"]
+
+
+@pytest.mark.parametrize("position", ["fixed", "sticky"])
+def test_badge_hides_under_a_header(ext, pages, reference, position):
+    page = open_page(ext, f"{pages.url}/badges-{position}-header.html")
+    src = check(ext, page, "#face")
+    assert state(page, src)["visible"]
+    [face] = faces_of(page, "#face", reference, src)
+    # The face's centre scrolls under the header (160 px tall), the rest of the picture below it.
+    page.evaluate("(y) => window.scrollTo(0, y)", round(face["y"] + face["height"] / 2 - 80))
+    wait_state(page, src, "!s.visible")
+    page.evaluate("window.scrollTo(0, 0)")
+    wait_state(page, src, "s.visible")
+
+
+def test_badge_follows_a_carousel_slide(ext, pages):
+    page = open_page(ext, f"{pages.url}/badges-carousel.html")
+    src = check(ext, page, "#slide1")
+    x0 = state(page, src)["rect"]["x"]
+    page.eval_on_selector("#track", "t => { t.style.transform = 'translateX(-40px)'; }")
+    wait_state(page, src, f"s.visible && s.rect.x < {x0} - 10")
+    page.eval_on_selector("#track", "t => { t.style.transform = 'translateX(-320px)'; }")  # slide two shows
+    wait_state(page, src, "!s.visible")
+
+
+def test_badge_goes_with_its_image(ext, site):
+    page = open_page(ext, f"{site.url}/faces.html")
+    gone = check(ext, page, "#fake")
+    swapped = check(ext, page, "#real")
+    assert len(badges(page)) >= 2
+    page.eval_on_selector("#fake", "i => i.remove()")
+    page.wait_for_function("(s) => !document.querySelector(`[data-facecheck-src=\"${s}\"]`)", arg=gone)
+    # The page shows another picture in the same <img> (an infinite feed recycling it).
+    page.eval_on_selector("#real", "i => { i.src = '/img/fake3.jpg'; }")
+    page.wait_for_function("(s) => !document.querySelector(`[data-facecheck-src=\"${s}\"]`)", arg=swapped)
+    # A srcset switch: the browser picks another candidate, another picture.
+    small = check(ext, page, "#srcset")
+    assert small.endswith("srcset-150.jpg")
+    page.eval_on_selector("#srcset", "i => { i.sizes = '300px'; }")
+    page.wait_for_function("() => document.querySelector('#srcset').currentSrc.endsWith('srcset-300.jpg')")
+    page.wait_for_function("(s) => !document.querySelector(`[data-facecheck-src=\"${s}\"]`)", arg=small)
+    assert badges(page) == []
+
+
+# ---- small pictures ------------------------------------------------------------------------------
+
+def name_rect(page, sel: str) -> dict:
+    return page.evaluate("""(sel) => { const r = document.createRange();
+        r.selectNodeContents(document.querySelector(sel));
+        return r.getBoundingClientRect().toJSON(); }""", sel)
+
+
+def test_compact_chip_on_an_avatar(ext, pages, reference):
+    page = open_page(ext, f"{pages.url}/badges-avatars.html")
+    src1 = check(ext, page, "#ava1")
+    src2 = check(ext, page, "#ava2")
+    for sel, src, name in (("#ava1", src1, "#name1"), ("#ava2", src2, "#name2")):
+        s = state(page, src)
+        assert s["visible"] and not s["words"] and s["rect"]["width"] <= 80, s  # a chip, not a headline
+        assert overlap(s["rect"], name_rect(page, name)) == 0, s
+        for face in faces_of(page, sel, reference, src):
+            assert overlap(s["rect"], face) == 0, (s, face)
+    headline = badges(page)[0]["text"]  # the chip carries the whole headline for readers
+    assert re.search(r"(Likely generated, \d+%|Unsure|Likely real)$", headline), headline
+
+    # Hovered, it unfolds to the headline, its details open, and both lie above every other badge
+    # (the second avatar's badge came later, so it would otherwise be on top).
+    badge1 = page.locator(f'[data-facecheck-src="{src1}"]')
+    badge1.locator(".main").hover()
+    wait_state(page, src1, "s.words && s.detailShown")
+    s1, s2 = state(page, src1), state(page, src2)
+    assert s1["z"] > s2["z"], (s1, s2)
+    d = s1["detailRect"]
+    assert d["x"] >= 0 and d["y"] >= 0 and d["x"] + d["width"] <= page.viewport_size["width"]
+    assert d["y"] + d["height"] <= page.viewport_size["height"], d
+    both = overlap(d, s2["rect"])
+    assert both > 0, (d, s2)  # the page is laid out so that the details cover the second chip
+    x = max(d["x"], s2["rect"]["x"]) + 2
+    y = max(d["y"], s2["rect"]["y"]) + 2
+    assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).dataset.facecheckSrc", [x, y]) == src1
+    page.mouse.move(700, 500)
+    wait_state(page, src1, "!s.words && !s.detailShown")
+
+    # The keyboard reaches the chip, shows a focus ring, and unfolds it too.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("""() => { const h = document.activeElement; const f = h.shadowRoot.activeElement;
+        const cs = getComputedStyle(f); return {src: h.dataset.facecheckSrc, cls: f.className,
+        outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth)}; }""")
+    assert focused["src"] == src1 and focused["cls"] == "main", focused
+    assert focused["outline"] != "none" and focused["width"] >= 2, focused
+    wait_state(page, src1, "s.words && s.detailShown")
+
+
+# ---- details in plain words ----------------------------------------------------------------------
+
+def test_details_in_plain_words_and_this_is_wrong(ext, site):
+    page = open_page(ext, f"{site.url}/faces.html")
+    src = check(ext, page, "#fake")
+    [b] = [x for x in badges(page) if x["src"] == src]
+    badge = page.locator(f'[data-facecheck-src="{src}"]')
+    badge.locator(".main").click()
+    detail = badge.locator(".detail")
+    text = detail.inner_text()
+    assert probability_text(b["p"]) in text, (b["p"], text)
+    assert b["text"].endswith(detail.locator(".headline").inner_text()), b
+    assert SCOPE in text
+    # The engineer's figures are there, folded away.
+    summary = detail.locator("summary")
+    assert summary.inner_text() == "Technical details"
+    threshold_line = detail.locator("details p", has_text="Threshold:")
+    assert not threshold_line.is_visible()
+    summary.click()
+    assert threshold_line.is_visible() and "Model: " in detail.locator("details").inner_text()
+
+    button = detail.get_by_role("button", name="This is wrong")
+    button.click()
+    status = detail.locator(".report-status")
+    page.wait_for_function("(s) => document.querySelector(`[data-facecheck-src=\"${s}\"]`)"
+                           ".shadowRoot.querySelector('.report-status').textContent !== ''", arg=src)
+    said = status.inner_text()
+    assert said == "Reported \u2014 kept on this computer only; see FaceCheck options", said
+    assert button.is_disabled()
+    reports = ext.worker.evaluate("async () => (await chrome.storage.local.get('reports')).reports || []")
+    assert len(reports) == 1, reports
+    r = reports[0]
+    assert (r["imageUrl"], r["pageUrl"], r["verdict"]) == (src, page.url, b["verdict"]), r
+    assert abs(r["p_fake"] - b["p"]) < 1e-4 and r["modelVersion"] and r["modelVersion"] in b["detail"], r
+    assert r["id"] and r["time"], r
+
+
+# ---- everyone can read them ----------------------------------------------------------------------
+
+def test_alt_text_in_label_and_live_announcement(ext, pages):
+    page = open_page(ext, f"{pages.url}/badges-avatars.html")
+    src = check(ext, page, "#ava1")
+    s = state(page, src)
+    assert "Avatar of Ada Lovelace" in s["label"], s
+    [b] = badges(page)
+    headline = b["text"][b["text"].index(next(w for w in ("Likely", "Unsure") if w in b["text"])):]
+    page.wait_for_function(f"() => ({LIVE_JS})()?.includes({headline!r})", timeout=5000)
+    said = page.evaluate(LIVE_JS)
+    assert said.startswith(f"FaceCheck: {headline}") and "Avatar of Ada Lovelace" in said, said
+    # One live region per frame, however many results.
+    check(ext, page, "#ava2")
+    assert page.evaluate("() => document.querySelectorAll('facecheck-live').length") == 1
+
+
+def _lin(c: float) -> float:
+    c /= 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def luminance(rgb) -> float:
+    r, g, b = (_lin(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a, b) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+# Machado et al. (2009), deuteranopia at full severity, on linear RGB.
+DEUTERANOPIA = ((0.367322, 0.860646, -0.227968),
+                (0.280085, 0.672501, 0.047413),
+                (-0.011820, 0.042940, 0.968881))
+
+
+def as_deuteranope(rgb) -> tuple[float, float, float]:
+    """A colour as someone with deuteranopia sees it, in CIE L*a*b* (D65)."""
+    lin = [_lin(c) for c in rgb]
+    r, g, b = (min(1.0, max(0.0, sum(m * v for m, v in zip(row, lin, strict=True)))) for row in DEUTERANOPIA)
+    x, y, z = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.9505, 0.2126 * r + 0.7152 * g + 0.0722 * b, \
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.089
+
+    def f(t):
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+LOOKS_JS = """() => [...document.querySelectorAll('[data-facecheck-verdict]')].map((b) => {
+  const box = b.shadowRoot.querySelector('.badge');
+  const cs = getComputedStyle(box);
+  const targets = [...b.shadowRoot.querySelectorAll('button, summary')].filter((e) => e.checkVisibility())
+    .map((e) => { const r = e.getBoundingClientRect();
+      return [e.className || e.localName, r.width, r.height]; });
+  return {verdict: b.dataset.facecheckVerdict, bg: cs.backgroundColor, fg: cs.color,
+          radius: cs.borderTopLeftRadius, border: cs.borderTopStyle,
+          icon: b.shadowRoot.querySelector('.icon').textContent, targets};
+})"""
+
+# Every verdict's view, worded by the extension itself from made-up predictor results.
+VIEWS_JS = """() => {
+  const settings = FaceCheckSettings.clean({});
+  const model = {threshold: 0.6, unsureFrom: 0.4};
+  const face = (p) => ({box: [60, 60, 120, 120], score: 0.99, p_fake: p, verdict: 'x'});
+  const one = (p) => FaceCheckSettings.describe(
+    {faces: [face(p)], p_fake: p, verdict: 'x', modelVersion: 'm'},
+    {settings, model, ranOn: 'browser', width: 300, height: 300});
+  return [one(0.93), one(0.5), one(0.05),
+          FaceCheckSettings.describe({faces: [], p_fake: null, verdict: 'no-face'}, {settings, model}),
+          FaceCheckSettings.describeError(new Error('HTTP 404'), 'browser')];
+}"""
+
+
+def test_every_verdict_readable_and_distinct(ext, site):
+    page = open_page(ext, f"{site.url}/faces.html")
+    check(ext, page, "#fake")  # puts the badge script in the page
+    views = ext.worker.evaluate(VIEWS_JS)
+    sels = ("#fake", "#real", "#cross", "#noface", "#broken")
+    for sel, view in zip(sels, views, strict=True):
+        src = page.eval_on_selector(sel, "i => i.currentSrc || i.src")
+        drawn = ext.worker.evaluate("""([tabId, src, view]) => chrome.tabs.sendMessage(tabId,
+            {type: 'facecheck-result', src, view}, {frameId: 0})""", [ext.tab_id(page), src, view])
+        assert drawn["drawn"] == 1, (sel, drawn)
+    looks = {x["verdict"]: x for x in page.evaluate(LOOKS_JS)}
+    assert set(looks) == {"fake", "unsure", "real", "no-face", "error"}, looks
+    rgb = {v: tuple(int(float(n)) for n in re.findall(r"[\d.]+", x["bg"])[:3]) for v, x in looks.items()}
+    for v, x in looks.items():
+        fg = tuple(int(float(n)) for n in re.findall(r"[\d.]+", x["fg"])[:3])
+        assert contrast(fg, rgb[v]) >= 4.5, (v, x)
+        for name, w, h in x["targets"]:
+            assert w >= 24 and h >= 24, (v, name, w, h)
+    # Generated, unsure and real stay apart for a deuteranope (CIE76 distance), and carry
+    # their own icon and shape as well.
+    for a, b in (("fake", "real"), ("fake", "unsure"), ("real", "unsure")):
+        assert math.dist(as_deuteranope(rgb[a]), as_deuteranope(rgb[b])) > 20, (a, b, rgb)
+        assert looks[a]["icon"] != looks[b]["icon"], (a, b)
+        assert (looks[a]["radius"], looks[a]["border"]) != (looks[b]["radius"], looks[b]["border"]), (a, b)
