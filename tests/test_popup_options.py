@@ -167,6 +167,39 @@ def stored_reports(ext) -> list[dict]:
     return ext.worker.evaluate("async () => (await chrome.storage.local.get('reports')).reports || []")
 
 
+def check_reports_csv(opts, reports: list[dict]) -> None:
+    """The options page's CSV of `reports`, as built and as downloaded."""
+    text = opts.evaluate("(rs) => FaceCheckOptions.reportsCsv(rs)", reports)
+    assert text.endswith("\r\n")
+    parsed = list(csv.reader(io.StringIO(text, newline="")))
+    assert parsed[0] == CSV_HEADER
+    assert parsed[1:] == [[r["time"], r["imageUrl"], r["pageUrl"], r["verdict"],
+                           "" if r["p_fake"] is None else f"{r['p_fake']:.4f}", r["modelVersion"]]
+                          for r in reports]
+    assert parsed[1][4] == "0.9731" and parsed[2][4] == ""
+    odd_url = reports[0]["imageUrl"]  # holds a comma and quotes
+    assert '"' + odd_url.replace('"', '""') + '"' in text  # RFC 4180 quoting
+    with opts.expect_download() as got:
+        opts.click("#export")
+    download = got.value
+    assert download.suggested_filename == "facecheck-reports.csv"
+    assert download.path().read_bytes().decode("utf-8") == text
+
+
+def check_reports_deleted(ext, opts, left_after_one: list[str]) -> None:
+    """Delete the second report from the options page's list, then all of them."""
+    from playwright.sync_api import expect
+
+    rows = opts.locator("#reports tbody tr")
+    rows.nth(1).get_by_role("button", name=re.compile("^Delete the report")).click()
+    expect(rows).to_have_count(2)
+    assert [r["imageUrl"] for r in stored_reports(ext)] == left_after_one
+    opts.click("#delete-all")
+    expect(opts.locator("#reports-empty")).to_be_visible()
+    expect(opts.locator("#export")).to_be_hidden()
+    assert stored_reports(ext) == []
+
+
 def test_reports_kept_listed_exported_deleted(ext, site):
     from playwright.sync_api import expect
 
@@ -210,30 +243,8 @@ def test_reports_kept_listed_exported_deleted(ext, site):
     assert opts.locator("#reports a").count() == 0  # page addresses are never made links
     expect(opts.locator("#reports-privacy")).to_contain_text("never sent anywhere")
 
-    # The CSV, as built and as downloaded.
-    text = opts.evaluate("(rs) => FaceCheckOptions.reportsCsv(rs)", reports)
-    assert text.endswith("\r\n")
-    parsed = list(csv.reader(io.StringIO(text, newline="")))
-    assert parsed[0] == CSV_HEADER
-    assert parsed[1:] == [[r["time"], r["imageUrl"], r["pageUrl"], r["verdict"],
-                           "" if r["p_fake"] is None else f"{r['p_fake']:.4f}", r["modelVersion"]]
-                          for r in reports]
-    assert parsed[1][4] == "0.9731" and parsed[2][4] == ""
-    assert '"' + odd_url.replace('"', '""') + '"' in text  # RFC 4180 quoting
-    with opts.expect_download() as got:
-        opts.click("#export")
-    download = got.value
-    assert download.suggested_filename == "facecheck-reports.csv"
-    assert download.path().read_bytes().decode("utf-8") == text
-
-    # Delete one, then all.
-    rows.nth(1).get_by_role("button", name=re.compile("^Delete the report")).click()
-    expect(rows).to_have_count(2)
-    assert [r["imageUrl"] for r in stored_reports(ext)] == [odd_url, third["imageUrl"]]
-    opts.click("#delete-all")
-    expect(opts.locator("#reports-empty")).to_be_visible()
-    expect(opts.locator("#export")).to_be_hidden()
-    assert stored_reports(ext) == []
+    check_reports_csv(opts, reports)
+    check_reports_deleted(ext, opts, [odd_url, third["imageUrl"]])
 
 
 def test_reports_are_capped(ext, site):
