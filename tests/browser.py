@@ -121,6 +121,16 @@ class ExtensionChromium:
     def stop_worker(self, page):
         stop_service_workers(self.ctx, page)
 
+    def wake(self):
+        """Start the service worker if it is stopped (as a message from the popup would), so that
+        evaluating on it cannot hang: a test that failed after stop_worker leaves it stopped."""
+        page = self.ctx.new_page()
+        try:
+            page.goto(self.url("src/options.html"))
+            assert page.evaluate("chrome.runtime.sendMessage({type: 'facecheck-ping'})") == {"ok": True}
+        finally:
+            page.close()
+
     def close(self):
         self.ctx.close()
         if self._own_profile:

@@ -195,6 +195,7 @@ class Browser(ExtensionChromium):
         self.worker.evaluate("(s) => FaceCheckSettings.save(s)", values)
 
     def reset(self):
+        self.wake()
         self.worker.evaluate("() => Promise.all([chrome.storage.local.clear(), "
                              "chrome.storage.session.clear()])")
         for page in self.ctx.pages[1:]:
