@@ -251,8 +251,8 @@ def summary(rows: list[dict], model: dict) -> str:
     if other:
         parts.append(f"other: {other}")
     band = model.get("unsure_from")
-    rule = f"threshold {model['threshold']:.3f}"
-    rule += f", unsure from {band:.3f}" if band is not None else ", no unsure band"
+    rule = f"likely generated from {wording.rule_percent(model['threshold'])}"
+    rule += f", unsure from {wording.rule_percent(band)}" if band is not None else ", no unsure band"
     return (f"{len(rows)} image{'s' if len(rows) != 1 else ''} checked. {', '.join(parts)}. "
             f"Model {model['model_version']}: {rule}")
 

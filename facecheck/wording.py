@@ -9,6 +9,8 @@ and extension/test/settings.test.js.
 - The probability, wherever details are shown: "Probability generated: 29%".
 - Percentages are whole numbers from 1 to 99, rounded half up: a calibrated probability is never
   certainty, so never "0%" or "100%".
+- A model's threshold and band edges (technical details, summaries, the options) are percentages
+  with one decimal where they have one: "85.3%", "35%" (rule_percent).
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ SCOPE = ("FaceCheck judges faces made by StyleGAN-type generators. Other AI imag
 def pct(p: float) -> int:
     """A probability as a whole percentage from 1 to 99, half up (as JavaScript's Math.round)."""
     return min(99, max(1, math.floor(p * 100 + 0.5)))
+
+
+def rule_percent(x: float) -> str:
+    """A threshold or band edge as a percentage, to a tenth, half up: 0.853 -> "85.3%", 0.35 ->
+    "35%" (as JavaScript's Math.round in settings.js rulePercent)."""
+    tenths = math.floor(x * 1000 + 0.5)
+    return f"{tenths // 10}%" if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}%"
 
 
 def headline(verdict: str, p_fake: float | None = None) -> str:

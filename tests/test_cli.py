@@ -114,10 +114,10 @@ def test_summary_counts_every_verdict_apart():
     # The words of facecheck/wording.py, each verdict apart: no-face and too-small never as real.
     assert summary(rows, model) == (
         "21 images checked. Likely generated: 3, Unsure: 2, Likely real: 4, No face found: 5, "
-        "Too small to judge: 6, Could not check: 1. Model m1: threshold 0.600, unsure from 0.350")
+        "Too small to judge: 6, Could not check: 1. Model m1: likely generated from 60%, unsure from 35%")
     assert all(f"{words}: " in summary(rows, model) for words in wording.HEADLINES.values())
     old = {"threshold": 0.52, "unsure_from": None, "model_version": "m0"}
-    assert summary(rows[:9], old).endswith("Model m0: threshold 0.520, no unsure band")
+    assert summary(rows[:9], old).endswith("Model m0: likely generated from 52%, no unsure band")
     assert summary(rows[:1], old).startswith("1 image checked. Likely generated: 1, Unsure: 0, ")
 
 
@@ -163,10 +163,11 @@ def test_scan_with_the_models_unsure_band(tmp_path, tiny_model, capsys):
     assert shown["brick.jpg"]["result"] == "No face found"
     assert shown["broken.jpg"]["result"] == "Could not check"
     n = {v: sum(x == v for x in verdicts.values()) for v in ("fake", "unsure", "real")}
+    rule = wording.rule_percent
     assert (f"6 images checked. Likely generated: {n['fake']}, Unsure: {n['unsure']}, "
             f"Likely real: {n['real']}, No face found: 1, Too small to judge: 0, Could not check: 1. "
-            f"Model {contract.model_version}: threshold {contract.threshold:.3f}, "
-            f"unsure from {contract.unsure_from:.3f}") in printed.err
+            f"Model {contract.model_version}: likely generated from {rule(contract.threshold)}, "
+            f"unsure from {rule(contract.unsure_from)}") in printed.err
 
 
 def test_scan_missing_path_exits_2(tmp_path, capsys):

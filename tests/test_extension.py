@@ -27,6 +27,7 @@ import time
 
 import pytest
 
+from facecheck.wording import rule_percent
 from tests.e2e import (
     SETTLED_JS,
     Browser,
@@ -390,8 +391,7 @@ def test_the_models_unsure_band_reads_unsure(playwright_instance, banded, site, 
         [badge] = [x for x in badges(page) if x["src"] == src]
         assert badge["verdict"] == "unsure" and badge["model"] == "unsure", badge
         assert badge["text"].endswith("Unsure"), badge
-        start = f"{contract.unsure_from * 100:.1f}".removesuffix(".0")  # as the badge's details say it
-        band_line = f"Unsure from {start}% up to the threshold (the model's band)"
+        band_line = f"Unsure from {rule_percent(contract.unsure_from)} up to the threshold (the model's band)"
         assert band_line in badge["detail"], badge
 
         banded_predictor = Predictor(reference.predictor.model, contract)

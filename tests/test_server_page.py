@@ -189,7 +189,7 @@ def test_drop_page_shows_unsure_as_its_own_state():
             page = browser.new_page()
             page.goto(srv.url + "/")
             expect(page.locator("#model-info")).to_contain_text(
-                f'"Unsure" from {contract.unsure_from:.3f} up to it')
+                f'"Unsure" from {wording.rule_percent(contract.unsure_from)} up to it')
             page.get_by_label("Choose images").set_input_files(str(face))
             item = page.locator("#results > li.result")
             expect(item).to_have_count(1, timeout=60_000)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 from facecheck.contract import VERDICTS
-from facecheck.wording import HEADLINES, SCOPE, headline, pct, probability_text
+from facecheck.wording import HEADLINES, SCOPE, headline, pct, probability_text, rule_percent
 from tests.helpers import ROOT
 
-CASES = json.loads((ROOT / "extension" / "test" / "wording-cases.json").read_text())["cases"]
+TABLE = json.loads((ROOT / "extension" / "test" / "wording-cases.json").read_text())
+CASES = TABLE["cases"]
 
 
 def test_the_shared_case_table():
@@ -17,6 +18,9 @@ def test_the_shared_case_table():
     for c in CASES:
         assert headline(c["verdict"], c["p_fake"]) == c["headline"], c
         assert probability_text(c["p_fake"]) == c["probability"], c
+    assert len(TABLE["rule_percents"]) >= 8
+    for x, words in TABLE["rule_percents"]:
+        assert rule_percent(x) == words, (x, words)
 
 
 def test_every_verdict_has_words_and_percentages_stay_within_1_to_99():

@@ -167,10 +167,6 @@
     for (const b of [...badges]) if (b.img === img) removeBadge(b);
   }
 
-  /** A probability as the options show it: a percentage, with a decimal only where it says something.
-   * @param {number} x @returns {string} */
-  const percent = (x) => `${(x * 100).toFixed(1).replace(/\.0$/, '')}%`;
-
   /** The engineer's part of the details: detector score, threshold, band, model.
    * @param {import('./settings.js').View} view
    * @param {import('./settings.js').FaceView} [face]
@@ -181,11 +177,12 @@
     if (face && typeof face.score === 'number') lines.push(`Face detector confidence: ${face.score.toFixed(2)}`);
     if (typeof view.threshold === 'number') {
       const whose = view.thresholdFromOptions ? 'from your options' : "the model's";
-      lines.push(`Threshold: ${percent(view.threshold)} probability generated (${whose})`);
+      const rule = FaceCheckSettings.rulePercent;
+      lines.push(`Threshold: ${rule(view.threshold)} probability generated (${whose})`);
       if (typeof view.unsureFrom === 'number') {
         const band = view.bandFromOptions ? 'your band'
           : view.thresholdFromOptions ? "the model's band width, below your threshold" : "the model's band";
-        lines.push(`Unsure from ${percent(view.unsureFrom)} up to the threshold (${band})`);
+        lines.push(`Unsure from ${rule(view.unsureFrom)} up to the threshold (${band})`);
       } else {
         lines.push('No unsure band');
       }

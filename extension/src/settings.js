@@ -169,6 +169,15 @@
    * @param {number} p */
   const pct = (p) => Math.min(99, Math.max(1, Math.round(p * 100)));
 
+  /** A threshold or band edge as a percentage, to a tenth, half up: 0.853 -> "85.3%", 0.35 ->
+   * "35%". As facecheck/wording.py rule_percent() (the shared case table).
+   * @param {number} x
+   * @returns {string} */
+  function rulePercent(x) {
+    const tenths = Math.round(x * 1000);
+    return tenths % 10 ? `${(tenths / 10).toFixed(1)}%` : `${tenths / 10}%`;
+  }
+
   /** The words a person reads for each verdict: one wording in every front end
    * (facecheck/wording.py HEADLINES).
    * @type {Readonly<Record<Verdict, string>>} */
@@ -244,6 +253,6 @@
       reason: String((e && e.message) || err), ranOn: ranOn || 'browser', modelVersion: '' };
   }
 
-  return { clean, load, save, band, describe, describeError, pct, headline, probabilityText,
-    HEADLINES, SCOPE };
+  return { clean, load, save, band, describe, describeError, pct, rulePercent, headline,
+    probabilityText, HEADLINES, SCOPE };
 });

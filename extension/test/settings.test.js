@@ -109,11 +109,13 @@ test('pct(): whole percent, never 0 or 100', () => {
   assert.deepEqual([0, 0.004, 0.5, 0.996, 1].map(settings.pct), [1, 1, 50, 99, 99]);
 });
 
-test('headline() and probabilityText() read as facecheck/wording.py (the shared case table)', () => {
-  const { cases } = require('./wording-cases.json');
+test('headline(), probabilityText() and rulePercent() read as facecheck/wording.py (the shared table)', () => {
+  const { cases, rule_percents: rules } = require('./wording-cases.json');
   assert.ok(cases.length >= 10);
   for (const c of cases) {
     assert.equal(settings.headline(c.verdict, c.p_fake), c.headline, JSON.stringify(c));
     assert.equal(settings.probabilityText(c.p_fake), c.probability, JSON.stringify(c));
   }
+  assert.ok(rules.length >= 8);
+  for (const [x, words] of rules) assert.equal(settings.rulePercent(x), words, String(x));
 });

@@ -36,6 +36,7 @@ const API = "/api/v1";
  * @property {string} SCOPE  what a verdict means and cannot know
  * @property {(verdict: string, p?: number | null) => string} headline  "Likely generated, 68%"
  * @property {(p: number | null | undefined) => string} probabilityText  "Probability generated: 29%"
+ * @property {(x: number) => string} rulePercent  a threshold or band edge: "85.3%"
  */
 const Words = /** @type {Wording} */ (/** @type {any} */ (globalThis).FaceCheckSettings);
 // Beside the words, never instead of them: a shape per verdict, so colour is not the only cue.
@@ -95,11 +96,12 @@ async function loadModelInfo() {
     const h = Words.HEADLINES;
     const band =
       typeof c.unsure_from === "number"
-        ? `, "${h.unsure}" from ${c.unsure_from.toFixed(3)} up to it, "${h.real}" below`
+        ? `, "${h.unsure}" from ${Words.rulePercent(c.unsure_from)} up to it, "${h.real}" below`
         : `, "${h.real}" below it`;
     $("model-info").textContent =
       `Model ${c.model_version || "(unnamed)"}: "${h.fake}" when the probability is at least the ` +
-      `threshold ${Number(c.threshold).toFixed(3)}${band}; running on the ${info.device}.`;
+      `threshold ${Words.rulePercent(Number(c.threshold))} probability generated${band}; ` +
+      `running on the ${info.device}.`;
   } catch (e) {
     $("model-info").textContent = `Could not ask the server about its model: ${requestProblem(e)}`;
   }
