@@ -10,7 +10,7 @@ and extension/test/settings.test.js.
 - Percentages are whole numbers from 1 to 99, rounded half up: a calibrated probability is never
   certainty, so never "0%" or "100%".
 - A model's threshold and band edges (technical details, summaries, the options) are percentages
-  with one decimal where they have one: "85.3%", "35%" (rule_percent).
+  to a hundredth, without trailing zeros: "85.25%", "35%" (rule_percent).
 """
 
 from __future__ import annotations
@@ -38,10 +38,13 @@ def pct(p: float) -> int:
 
 
 def rule_percent(x: float) -> str:
-    """A threshold or band edge as a percentage, to a tenth, half up: 0.853 -> "85.3%", 0.35 ->
-    "35%" (as JavaScript's Math.round in settings.js rulePercent)."""
-    tenths = math.floor(x * 1000 + 0.5)
-    return f"{tenths // 10}%" if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}%"
+    """A threshold or band edge as a percentage to a hundredth, half up, without trailing zeros:
+    0.8525 -> "85.25%", 0.853 -> "85.3%", 0.35 -> "35%" (as settings.js rulePercent, and the
+    options page's fields)."""
+    v = math.floor(x * 10000 + 0.5)
+    if v % 100 == 0:
+        return f"{v // 100}%"
+    return f"{v / 100:.1f}%" if v % 10 == 0 else f"{v / 100:.2f}%"
 
 
 def headline(verdict: str, p_fake: float | None = None) -> str:

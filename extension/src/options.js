@@ -36,9 +36,10 @@
     const n = Number(text);
     return Number.isFinite(n) ? Number((n / 100).toPrecision(12)) : text;
   }
-  /** For the words beside the fields: to 2 decimals at most (85.25%).
+  /** For the words beside the fields: to 2 decimals at most ("85.25"), as the badges' details
+   * and the CLI say a threshold (FaceCheckSettings.rulePercent, without its "%").
    * @param {number} p */
-  const pctText = (p) => `${Math.round(p * 10000) / 100}`;
+  const pctText = (p) => FaceCheckSettings.rulePercent(p).slice(0, -1);
 
   /** @param {import('./settings.js').Settings} s */
   function fill(s) {

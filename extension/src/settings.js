@@ -169,14 +169,12 @@
    * @param {number} p */
   const pct = (p) => Math.min(99, Math.max(1, Math.round(p * 100)));
 
-  /** A threshold or band edge as a percentage, to a tenth, half up: 0.853 -> "85.3%", 0.35 ->
-   * "35%". As facecheck/wording.py rule_percent() (the shared case table).
+  /** A threshold or band edge as a percentage to a hundredth, half up, without trailing zeros:
+   * 0.8525 -> "85.25%", 0.35 -> "35%". As facecheck/wording.py rule_percent() (the shared case
+   * table); the options page's fields use the same figures.
    * @param {number} x
    * @returns {string} */
-  function rulePercent(x) {
-    const tenths = Math.round(x * 1000);
-    return tenths % 10 ? `${(tenths / 10).toFixed(1)}%` : `${tenths / 10}%`;
-  }
+  const rulePercent = (x) => `${Math.round(x * 10000) / 100}%`;
 
   /** The words a person reads for each verdict: one wording in every front end
    * (facecheck/wording.py HEADLINES).
