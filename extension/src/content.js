@@ -85,10 +85,15 @@
       font: 600 13px/1.2 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
       border: 2px solid #fff; border-radius: 6px; box-shadow: 0 0 0 1px #000, 0 2px 6px rgba(0,0,0,.45);
       white-space: nowrap; }
-    .fake { background: #8e0152; color: #fff; border-radius: 1px; }
-    .real { background: #1f4e8c; color: #fff; border-radius: 14px; }
-    .unsure { background: #ffc20a; color: #111; border-style: dashed; border-color: #111; }
-    .neutral { background: #e3e3e3; color: #111; }
+    .fake { --bg: #8e0152; background: var(--bg); color: #fff; border-radius: 1px; }
+    .real { --bg: #1f4e8c; background: var(--bg); color: #fff; border-radius: 14px; }
+    .unsure { --bg: #ffc20a; background: var(--bg); color: #111; border-style: dashed; border-color: #111; }
+    .neutral { --bg: #e3e3e3; background: var(--bg); color: #111; }
+    /* Outside its picture (a tight list of avatars), a tail points at the face it is about. */
+    .badge[data-outside]::after { content: ''; position: absolute; left: var(--tail-x, 50%);
+      margin-left: -5px; border: 5px solid transparent; pointer-events: none; }
+    .badge[data-outside=above]::after { top: calc(100% + 2px); border-bottom-width: 0; border-top-color: var(--bg); }
+    .badge[data-outside=below]::after { bottom: calc(100% + 2px); border-top-width: 0; border-bottom-color: var(--bg); }
     button { all: unset; box-sizing: border-box; cursor: pointer; min-width: 24px; min-height: 24px;
       display: inline-flex; align-items: center; justify-content: center; }
     .main { gap: 4px; padding: 2px 6px; }
@@ -468,6 +473,22 @@
       : at.left;
     if (b.host.style.left !== `${left}px`) b.host.style.left = `${left}px`;
     if (b.host.style.top !== `${top}px`) b.host.style.top = `${top}px`;
+    pointAt(b, at.outside, anchor.x + page.scrollX - left);
+  }
+
+  /** Give a badge placed outside its picture a tail pointing at its face (x: the face's centre,
+   * from the badge's left edge), so it cannot be read as the neighbouring picture's.
+   * @param {Badge} b
+   * @param {'above' | 'below' | null} outside
+   * @param {number} x */
+  function pointAt(b, outside, x) {
+    if (!outside) {
+      delete b.chip.dataset.outside;
+      return;
+    }
+    b.chip.dataset.outside = outside;
+    const tail = `${Math.round(Math.max(8, Math.min(x, b.chip.offsetWidth - 8)))}px`;
+    if (b.chip.style.getPropertyValue('--tail-x') !== tail) b.chip.style.setProperty('--tail-x', tail);
   }
 
   /** A badge of an image that went away, or now shows another picture.

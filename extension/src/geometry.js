@@ -133,7 +133,9 @@
    * @param {Rect} face
    * @param {Size} badge
    * @param {number} scrollY
-   * @returns {{left: number, top: number}} */
+   * @returns {{left: number, top: number, outside?: 'above' | 'below'}}  outside: placed beyond
+   *   the picture's edge (where it may touch a neighbouring picture; content.js gives it a tail
+   *   pointing at its own face) */
   function besideFace(area, content, face, badge, scrollY) {
     let left = face.x + face.w / 2 - badge.w / 2;
     if (area.w >= badge.w) left = Math.min(Math.max(left, area.x), area.x + area.w - badge.w);
@@ -152,7 +154,7 @@
     const cutAbove = area.y > content.y + 0.5;
     const cutBelow = area.y + area.h < content.y + content.h - 0.5;
     const up = roomAbove && (!cutAbove || cutBelow);
-    return { left, top: up ? above : below };
+    return { left, top: up ? above : below, outside: up ? 'above' : 'below' };
   }
 
   /** Where a badge goes, in document pixels (rounded), kept inside the viewport's width.
@@ -161,7 +163,7 @@
    * @param {{width?: number, height?: number}} image  the picture's size (needed with a box)
    * @param {Size} badge  the badge's size
    * @param {Page} page
-   * @returns {{left: number, top: number}} */
+   * @returns {{left: number, top: number, outside: 'above' | 'below' | null}} */
   function badgePosition(frame, box, image, badge, page) {
     const area = frame.visible || frame.content;
     const face = faceOf(frame, box, image);
@@ -169,7 +171,7 @@
       ? besideFace(area, frame.content, face, badge, page.scrollY)
       : { left: area.x + GAP, top: area.y + GAP };
     const left = Math.max(0, Math.min(spot.left, page.width - badge.w)) + page.scrollX;
-    return { left: Math.round(left), top: Math.round(spot.top + page.scrollY) };
+    return { left: Math.round(left), top: Math.round(spot.top + page.scrollY), outside: spot.outside || null };
   }
 
   /** Where a badge's details panel opens (viewport px): below the badge, else above it, else on

@@ -22,36 +22,37 @@ test('drawnRect(): object-fit and object-position', () => {
 
 test('badgePosition(): the top-left corner without a face', () => {
   const frame = { content, drawn: content };
-  assert.deepEqual(badgePosition(frame, null, {}, badge, page), { left: 14, top: 24 });
+  assert.deepEqual(badgePosition(frame, null, {}, badge, page), { left: 14, top: 24, outside: null });
   const scrolled = { scrollX: 5, scrollY: 300, width: 1000 };
-  assert.deepEqual(badgePosition(frame, null, {}, badge, scrolled), { left: 19, top: 324 });
+  assert.deepEqual(badgePosition(frame, null, {}, badge, scrolled), { left: 19, top: 324, outside: null });
 });
 
 test('badgePosition(): above the face inside the picture, else below it, else outside', () => {
   const frame = { content: { x: 0, y: 0, w: 200, h: 200 }, drawn: { x: 0, y: 0, w: 200, h: 200 } };
   const image = { width: 100, height: 100 };
   // Room above the face: centred over it, 4 px above.
-  assert.deepEqual(badgePosition(frame, [40, 40, 20, 20], image, badge, page), { left: 80, top: 56 });
+  assert.deepEqual(badgePosition(frame, [40, 40, 20, 20], image, badge, page), { left: 80, top: 56, outside: null });
   // A face at the top: below it, inside the picture.
-  assert.deepEqual(badgePosition(frame, [40, 0, 20, 20], image, badge, page), { left: 80, top: 44 });
-  // A face filling the picture on a scrolled page: above the picture.
+  assert.deepEqual(badgePosition(frame, [40, 0, 20, 20], image, badge, page), { left: 80, top: 44, outside: null });
+  // A face filling the picture on a scrolled page: above the picture (outside it: content.js
+  // gives such a badge a tail pointing at its face).
   const scrolled = { scrollX: 0, scrollY: 500, width: 1000 };
-  assert.deepEqual(badgePosition(frame, [0, 0, 100, 100], image, badge, scrolled), { left: 80, top: 476 });
+  assert.deepEqual(badgePosition(frame, [0, 0, 100, 100], image, badge, scrolled), { left: 80, top: 476, outside: 'above' });
   // ... and below it at the very top of the page.
-  assert.deepEqual(badgePosition(frame, [0, 0, 100, 100], image, badge, page), { left: 80, top: 204 });
+  assert.deepEqual(badgePosition(frame, [0, 0, 100, 100], image, badge, page), { left: 80, top: 204, outside: 'below' });
 });
 
 test('badgePosition(): within the picture and the viewport, faces clipped by object-fit', () => {
   const frame = { content: { x: 0, y: 0, w: 200, h: 200 }, drawn: { x: 0, y: 0, w: 200, h: 200 } };
   const image = { width: 100, height: 100 };
   // A face at the right edge: the badge stays inside the picture.
-  assert.deepEqual(badgePosition(frame, [90, 40, 10, 10], image, badge, page), { left: 160, top: 56 });
+  assert.deepEqual(badgePosition(frame, [90, 40, 10, 10], image, badge, page), { left: 160, top: 56, outside: null });
   // A narrow viewport: the badge stays inside it.
   const narrow = { ...page, width: 150 };
-  assert.deepEqual(badgePosition(frame, [90, 40, 10, 10], image, badge, narrow), { left: 110, top: 56 });
+  assert.deepEqual(badgePosition(frame, [90, 40, 10, 10], image, badge, narrow), { left: 110, top: 56, outside: null });
   // object-fit: cover cuts the picture's top: a face partly outside is clipped to what shows.
   const cover = { content: { x: 0, y: 0, w: 200, h: 100 }, drawn: { x: 0, y: -50, w: 200, h: 200 } };
-  assert.deepEqual(badgePosition(cover, [40, 10, 20, 40], image, badge, page), { left: 80, top: 54 });
+  assert.deepEqual(badgePosition(cover, [40, 10, 20, 40], image, badge, page), { left: 80, top: 54, outside: null });
 });
 
 test('clip(): both axes, or only the one an overflow clips; empty when apart', () => {
@@ -81,16 +82,16 @@ test('badgePosition(): within the visible part of a scrolled picture', () => {
   const frame = { content, drawn: content, visible: { x: 0, y: 0, w: 200, h: 200 } };
   const image = { width: 200, height: 300 };
   // Above the face there is room in the picture, but not in the part that shows: below the face.
-  assert.deepEqual(badgePosition(frame, [50, 110, 100, 40], image, badge, page), { left: 80, top: 54 });
+  assert.deepEqual(badgePosition(frame, [50, 110, 100, 40], image, badge, page), { left: 80, top: 54, outside: null });
   // No face: the visible corner.
-  assert.deepEqual(badgePosition(frame, null, {}, badge, page), { left: 4, top: 4 });
+  assert.deepEqual(badgePosition(frame, null, {}, badge, page), { left: 4, top: 4, outside: null });
   // No room inside: below the face, not above the edge a panel cuts (the page around the panel)...
   const cut = { content, drawn: content, visible: { x: 0, y: 0, w: 200, h: 200 } };
   const scrolled = { ...page, scrollY: 500 };
-  assert.deepEqual(badgePosition(cut, [0, 100, 200, 190], image, badge, scrolled), { left: 80, top: 694 });
+  assert.deepEqual(badgePosition(cut, [0, 100, 200, 190], image, badge, scrolled), { left: 80, top: 694, outside: 'below' });
   // ... unless the panel cuts it below too.
   const both = { content, drawn: content, visible: { x: 0, y: 0, w: 200, h: 195 } };
-  assert.deepEqual(badgePosition(both, [0, 100, 200, 190], image, badge, scrolled), { left: 80, top: 476 });
+  assert.deepEqual(badgePosition(both, [0, 100, 200, 190], image, badge, scrolled), { left: 80, top: 476, outside: 'above' });
 });
 
 test('badgePosition(): beside the face when neither above nor below is inside', () => {
@@ -98,9 +99,9 @@ test('badgePosition(): beside the face when neither above nor below is inside', 
   const frame = { content, drawn: content };
   const image = { width: 120, height: 60 };
   // A face filling the picture's height at its left: to its right, inside the picture.
-  assert.deepEqual(badgePosition(frame, [0, 0, 60, 60], image, badge, page), { left: 64, top: 0 });
+  assert.deepEqual(badgePosition(frame, [0, 0, 60, 60], image, badge, page), { left: 64, top: 0, outside: null });
   // ... at its right: to its left.
-  assert.deepEqual(badgePosition(frame, [60, 0, 60, 60], image, badge, page), { left: 16, top: 0 });
+  assert.deepEqual(badgePosition(frame, [60, 0, 60, 60], image, badge, page), { left: 16, top: 0, outside: null });
 });
 
 test('isCompact(): chips on pictures narrower than COMPACT_BELOW', () => {
