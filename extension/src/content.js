@@ -68,14 +68,16 @@
   // Colour says it, and so do the icon, the shape and the words: never colour alone. The colours
   // stay apart under red-green colour blindness (generated: dark magenta, real: dark blue,
   // unsure: amber, the rest light grey), and every text on them has a contrast of 4.5:1 or more.
+  // The icons are settings.js's, as on the drop page.
+  const { ICONS } = FaceCheckSettings;
   /** @type {Record<string, {icon: string, cls: string}>} */
   const LOOK = {
-    fake: { icon: '\u26A0', cls: 'fake' },
-    real: { icon: '\u2713', cls: 'real' },
-    unsure: { icon: '?', cls: 'unsure' },
-    'no-face': { icon: '\u2205', cls: 'neutral' },
-    'too-small': { icon: '\u2022', cls: 'neutral' },
-    error: { icon: '!', cls: 'neutral' },
+    fake: { icon: ICONS.fake, cls: 'fake' },
+    real: { icon: ICONS.real, cls: 'real' },
+    unsure: { icon: ICONS.unsure, cls: 'unsure' },
+    'no-face': { icon: ICONS['no-face'], cls: 'neutral' },
+    'too-small': { icon: ICONS['too-small'], cls: 'neutral' },
+    error: { icon: ICONS.error, cls: 'neutral' },
     pending: { icon: '\u2026', cls: 'neutral' },
   };
 
@@ -172,29 +174,13 @@
     for (const b of [...badges]) if (b.img === img) removeBadge(b);
   }
 
-  /** The engineer's part of the details: detector score, threshold, band, model.
+  /** The engineer's part of the details, for a face (or the whole image without one).
    * @param {import('./settings.js').View} view
    * @param {import('./settings.js').FaceView} [face]
    * @returns {string[]} */
-  function technicalLines(view, face) {
-    const lines = [];
-    if (face && typeof face.p_fake === 'number') lines.push(`p_fake: ${face.p_fake.toFixed(4)}`);
-    if (face && typeof face.score === 'number') lines.push(`Face detector confidence: ${face.score.toFixed(2)}`);
-    if (typeof view.threshold === 'number') {
-      const whose = view.thresholdFromOptions ? 'from your options' : "the model's";
-      const rule = FaceCheckSettings.rulePercent;
-      lines.push(`Threshold: ${rule(view.threshold)} probability generated (${whose})`);
-      if (typeof view.unsureFrom === 'number') {
-        const band = view.bandFromOptions ? 'your band'
-          : view.thresholdFromOptions ? "the model's band width, below your threshold" : "the model's band";
-        lines.push(`Unsure from ${rule(view.unsureFrom)} up to the threshold (${band})`);
-      } else {
-        lines.push('No unsure band');
-      }
-    }
-    if (view.modelVersion) lines.push(`Model: ${view.modelVersion}`);
-    return lines;
-  }
+  const technicalLines = (view, face) => FaceCheckSettings.technicalLines({
+    ...view, unsureFrom: view.unsureFrom ?? null,
+    p_fake: face ? face.p_fake : undefined, score: face ? face.score : undefined });
 
   /** The plain-words part of the details, after the headline.
    * @param {import('./settings.js').View} view

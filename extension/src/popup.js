@@ -22,11 +22,6 @@
     return tab && tab.id !== undefined ? tab.id : null;
   }
 
-  /** A threshold as a percentage, to two decimals at most (85.25%): the exact figure in force,
-   * unlike a result's rounded percentage.
-   * @param {number} p */
-  const exactPct = (p) => `${Math.round(p * 10000) / 100}%`;
-
   /** @param {boolean} on */
   function showScan(on) {
     $('scan').setAttribute('aria-pressed', String(on));
@@ -63,12 +58,7 @@
    * @param {ResultEntry} r
    * @returns {string[]} */
   function technicalLines(r) {
-    const lines = [];
-    if (typeof r.score === 'number') lines.push(`Face detector confidence: ${r.score.toFixed(2)}`);
-    if (typeof r.threshold === 'number') {
-      lines.push(`Threshold: ${exactPct(r.threshold)} (${r.thresholdFromOptions ? 'from your options' : "the model's"})`);
-    }
-    if (r.modelVersion) lines.push(`Model: ${r.modelVersion}`);
+    const lines = FaceCheckSettings.technicalLines({ ...r, p_fake: undefined });
     lines.push(r.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');
     if (r.reason) lines.push(`Reason: ${r.reason}`);
     lines.push(`Image: ${r.src}`);

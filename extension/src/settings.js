@@ -64,6 +64,16 @@
  * @property {string} [reason]  why the check failed
  * @property {string} [thumb]  a small JPEG data: URL, for the popup
  *
+ * @typedef {object} TechnicalFigures  what "Technical details" shows (a badge's face and view, or
+ *   a popup row); absent figures are left out, and a band line only where unsureFrom is given
+ * @property {number | null} [p_fake]
+ * @property {number | null} [score]  the face detector's confidence
+ * @property {number | null} [threshold]
+ * @property {boolean} [thresholdFromOptions]
+ * @property {number | null} [unsureFrom]
+ * @property {boolean} [bandFromOptions]
+ * @property {string} [modelVersion]
+ *
  * @typedef {object} ViewContext  how describe() words a result
  * @property {Settings} settings
  * @property {{threshold: number, unsureFrom?: number | null}} model  the band of the model that judged it
@@ -188,6 +198,34 @@
     error: 'Could not check',
   });
 
+  /** Each verdict's icon, beside its words (never instead of them) on the badges and the drop page.
+   * @type {Readonly<Record<Verdict, string>>} */
+  const ICONS = Object.freeze({
+    fake: '\u26A0', unsure: '?', real: '\u2713', 'no-face': '\u2205', 'too-small': '\u2022', error: '!',
+  });
+
+  /** The engineer's figures under "Technical details", the same on a badge and in the popup:
+   * p_fake, detector confidence, threshold and band (whose they are), model.
+   * @param {TechnicalFigures} t
+   * @returns {string[]} */
+  function technicalLines(t) {
+    const lines = [];
+    if (typeof t.p_fake === 'number') lines.push(`p_fake: ${t.p_fake.toFixed(4)}`);
+    if (typeof t.score === 'number') lines.push(`Face detector confidence: ${t.score.toFixed(2)}`);
+    if (typeof t.threshold === 'number') {
+      lines.push(`Threshold: ${rulePercent(t.threshold)} (${t.thresholdFromOptions ? 'from your options' : "the model's"})`);
+      if (typeof t.unsureFrom === 'number') {
+        const band = t.bandFromOptions ? 'your band'
+          : t.thresholdFromOptions ? "the model's band width, below your threshold" : "the model's band";
+        lines.push(`Unsure from ${rulePercent(t.unsureFrom)} up to the threshold (${band})`);
+      } else if (t.unsureFrom === null) {
+        lines.push('No unsure band');
+      }
+    }
+    if (t.modelVersion) lines.push(`Model: ${t.modelVersion}`);
+    return lines;
+  }
+
   /** What a verdict means and cannot know (facecheck/wording.py SCOPE). */
   const SCOPE = 'FaceCheck judges faces made by StyleGAN-type generators. Other AI images, face swaps ' +
     'and edited photos can read "Likely real". A result is evidence, not proof.';
@@ -252,5 +290,5 @@
   }
 
   return { clean, load, save, band, describe, describeError, pct, rulePercent, headline,
-    probabilityText, HEADLINES, SCOPE };
+    probabilityText, technicalLines, HEADLINES, ICONS, SCOPE };
 });

@@ -119,3 +119,12 @@ test('headline(), probabilityText() and rulePercent() read as facecheck/wording.
   assert.ok(rules.length >= 8);
   for (const [x, words] of rules) assert.equal(settings.rulePercent(x), words, String(x));
 });
+
+test('technicalLines(): the figures a badge and a popup row show, band only where given', () => {
+  assert.deepEqual(settings.technicalLines({ p_fake: 0.91234, score: 0.876, threshold: 0.8525,
+    unsureFrom: 0.81, modelVersion: 'm' }), ['p_fake: 0.9123', 'Face detector confidence: 0.88',
+    "Threshold: 85.25% (the model's)", "Unsure from 81% up to the threshold (the model's band)", 'Model: m']);
+  assert.deepEqual(settings.technicalLines({ threshold: 0.6, thresholdFromOptions: true, unsureFrom: null }),
+    ['Threshold: 60% (from your options)', 'No unsure band']);
+  assert.deepEqual(settings.technicalLines({ threshold: 0.6, modelVersion: '' }), ["Threshold: 60% (the model's)"]);
+});

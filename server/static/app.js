@@ -36,13 +36,13 @@ const API = "/api/v1";
  * @property {string} SCOPE  what a verdict means and cannot know
  * @property {(verdict: string, p?: number | null) => string} headline  "Likely generated, 68%"
  * @property {(p: number | null | undefined) => string} probabilityText  "Probability generated: 29%"
- * @property {(x: number) => string} rulePercent  a threshold or band edge: "85.3%"
+ * @property {(x: number) => string} rulePercent  a threshold or band edge: "85.25%"
+ * @property {Readonly<Record<string, string>>} ICONS  verdict -> its icon, beside the words
  */
 const Words = /** @type {Wording} */ (/** @type {any} */ (globalThis).FaceCheckSettings);
 // Beside the words, never instead of them: a shape per verdict, so colour is not the only cue.
 /** @type {Record<string, string>} */
-const ICONS = { fake: "\u26a0", unsure: "?", real: "\u2713", "no-face": "\u2205", "too-small": "\u2026",
-  error: "\u2715" };
+const ICONS = Words.ICONS;
 /** @type {Limits} */
 let limits = { max_images: 16, max_request_bytes: 64 * 1024 * 1024 };
 /** @type {string[]} */
