@@ -99,12 +99,6 @@ def open_details(page, src: str) -> None:
     assert toggle.get_attribute("aria-expanded") == "true", "the badge's toggle did not open its details"
 
 
-def parse_rgb(css: str) -> tuple[int, int, int]:
-    """'rgb(165, 0, 33)' or 'rgba(...)' -> (165, 0, 33)."""
-    parts = css[css.index("(") + 1: css.index(")")].replace(",", " ").replace("/", " ").split()
-    return tuple(round(float(v)) for v in parts[:3])
-
-
 def axe_violations(page, context: str = "document") -> list[dict]:
     """axe-core's violations on the page (all impacts), each {id, impact, help, targets}."""
     if not page.evaluate("() => typeof axe === 'object'"):

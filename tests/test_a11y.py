@@ -38,10 +38,10 @@ from tests.badge_page import (
     describe_violations,
     drop_page_server,
     open_details,
-    parse_rgb,
     show_image,
 )
 from tests.browser import launch_chromium
+from tests.colours import MACHADO_2009, delta_e, lab, linear_rgb, parse_rgb, seen_as
 from tests.e2e import TOL_P, badges, open_page
 from tests.helpers import fixture_faces
 
@@ -159,42 +159,6 @@ def test_live_region_receives_the_result(ext, a11y_site, reference):
     assert any(words in t for t in texts), \
         f"no live region that was already in the page received {words!r}; their texts: {texts!r}; " \
         f"all live regions now: {page.evaluate(LIVE_REGIONS_JS, False)!r}"
-
-
-# Machado, Oliveira & Fernandes 2009, "A Physiologically-based Model for Simulation of Color Vision
-# Deficiency", severity 1.0; applied to linear RGB.
-MACHADO_2009 = {
-    "protanopia": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216),
-                   (-0.003882, -0.048116, 1.051998)),
-    "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413),
-                     (-0.011820, 0.042940, 0.968881)),
-}
-
-
-def linear_rgb(rgb: tuple[int, int, int]) -> list[float]:
-    return [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
-
-
-def lab(lin: list[float]) -> tuple[float, float, float]:
-    """Linear sRGB -> CIE L*a*b* (D65)."""
-    r, g, b = lin
-    xyz = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b, 0.2126729 * r + 0.7151522 * g + 0.0721750 * b,
-           0.0193339 * r + 0.1191920 * g + 0.9503041 * b)
-    fx, fy, fz = (t ** (1 / 3) if t > (6 / 29) ** 3 else t / (3 * (6 / 29) ** 2) + 4 / 29
-                  for t in (xyz[0] / 0.95047, xyz[1], xyz[2] / 1.08883))
-    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
-
-
-def seen_as(rgb: tuple[int, int, int], vision: str) -> tuple[float, float, float]:
-    lin = linear_rgb(rgb)
-    if vision in MACHADO_2009:
-        lin = [min(1.0, max(0.0, sum(m * c for m, c in zip(row, lin, strict=True))))
-               for row in MACHADO_2009[vision]]
-    return lab(lin)
-
-
-def delta_e(a, b) -> float:
-    return sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
 
 
 def test_colour_vision_math():

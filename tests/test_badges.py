@@ -10,12 +10,12 @@ FaceCheckSettings.describe() and sends them to the page as it sends any result.
 
 from __future__ import annotations
 
-import math
 import re
 
 import pytest
 
 from facecheck.wording import SCOPE, probability_text
+from tests.colours import contrast, delta_e, seen_as
 from tests.e2e import badges, face_rects, open_page, overlap
 
 pytestmark = pytest.mark.slow
@@ -284,40 +284,6 @@ def test_alt_text_in_label_and_live_announcement(ext, pages):
     assert page.evaluate("() => document.querySelectorAll('facecheck-live').length") == 1
 
 
-def _lin(c: float) -> float:
-    c /= 255
-    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-
-def luminance(rgb) -> float:
-    r, g, b = (_lin(c) for c in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(a, b) -> float:
-    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
-
-# Machado et al. (2009), deuteranopia at full severity, on linear RGB.
-DEUTERANOPIA = ((0.367322, 0.860646, -0.227968),
-                (0.280085, 0.672501, 0.047413),
-                (-0.011820, 0.042940, 0.968881))
-
-
-def as_deuteranope(rgb) -> tuple[float, float, float]:
-    """A colour as someone with deuteranopia sees it, in CIE L*a*b* (D65)."""
-    lin = [_lin(c) for c in rgb]
-    r, g, b = (min(1.0, max(0.0, sum(m * v for m, v in zip(row, lin, strict=True)))) for row in DEUTERANOPIA)
-    x, y, z = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.9505, 0.2126 * r + 0.7152 * g + 0.0722 * b, \
-        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.089
-
-    def f(t):
-        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
-
-    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
-
-
 LOOKS_JS = """() => [...document.querySelectorAll('[data-facecheck-verdict]')].map((b) => {
   const box = b.shadowRoot.querySelector('.badge');
   const cs = getComputedStyle(box);
@@ -364,6 +330,6 @@ def test_every_verdict_readable_and_distinct(ext, site):
     # Generated, unsure and real stay apart for a deuteranope (CIE76 distance), and carry
     # their own icon and shape as well.
     for a, b in (("fake", "real"), ("fake", "unsure"), ("real", "unsure")):
-        assert math.dist(as_deuteranope(rgb[a]), as_deuteranope(rgb[b])) > 20, (a, b, rgb)
+        assert delta_e(seen_as(rgb[a], "deuteranopia"), seen_as(rgb[b], "deuteranopia")) > 20, (a, b, rgb)
         assert looks[a]["icon"] != looks[b]["icon"], (a, b)
         assert (looks[a]["radius"], looks[a]["border"]) != (looks[b]["radius"], looks[b]["border"]), (a, b)

@@ -24,6 +24,7 @@ from server.config import Config
 from server.inference import load_predictor
 from server.serve import BackgroundServer
 from tests.browser import launch_chromium
+from tests.colours import VISIONS, contrast, parse_rgb, seen_as
 from tests.helpers import FIXTURES, ROOT, band_around, fixture_faces
 
 JUDGED = ("Likely generated", "Likely real", "Unsure")
@@ -327,7 +328,7 @@ def test_drop_page_by_keyboard_alone(server):
             "l => [getComputedStyle(l).outlineStyle, getComputedStyle(l).outlineWidth, "
             "getComputedStyle(l).outlineColor]")
         assert ring[0] == "solid" and float(ring[1].rstrip("px")) >= 2, ring
-        assert contrast(css_rgb(ring[2]), (255, 255, 255)) >= 3, ring  # visible on the page
+        assert contrast(parse_rgb(ring[2]), (255, 255, 255)) >= 3, ring  # visible on the page
         with page.expect_file_chooser() as chooser:
             page.keyboard.press("Enter")
         chooser.value.set_files(str(fixture_faces("real")[0]))
@@ -346,44 +347,6 @@ def test_drop_page_by_keyboard_alone(server):
         expect(page.locator("#status")).to_have_text("Results cleared.")
         assert focused(page) == "files"  # not lost with the button that had it
         assert tab_to(page, "a:API description")[-1] == "a:API description"
-
-
-# Machado, Oliveira & Fernandes (2009), severity 1: linear-RGB matrices simulating the two kinds of
-# red-green colour blindness.
-CVD = {
-    "protanopia": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216),
-                   (-0.003882, -0.048116, 1.051998)),
-    "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413),
-                     (-0.011820, 0.042940, 0.968881)),
-    "normal": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
-}
-
-
-def css_rgb(text: str) -> tuple[int, int, int]:
-    r, g, b = (int(float(v)) for v in re.findall(r"[\d.]+", text)[:3])
-    return r, g, b
-
-
-def linear(rgb) -> list[float]:
-    return [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in rgb)]
-
-
-def contrast(a, b) -> float:
-    """WCAG contrast ratio of two sRGB colours."""
-    lum = sorted((0.2126 * r + 0.7152 * g + 0.0722 * b_ for r, g, b_ in (linear(a), linear(b))),
-                 reverse=True)
-    return (lum[0] + 0.05) / (lum[1] + 0.05)
-
-
-def seen_as(rgb, kind: str) -> list[float]:
-    """CIELAB of an sRGB colour as a person with `kind` vision sees it."""
-    lin = [min(1.0, max(0.0, sum(m * c for m, c in zip(row, linear(rgb), strict=True))))
-           for row in CVD[kind]]
-    xyz = [sum(m * c for m, c in zip(row, lin, strict=True)) / w for row, w in zip(
-        ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505)),
-        (0.95047, 1.0, 1.08883), strict=True)]
-    f = [v ** (1 / 3) if v > 0.008856 else 7.787 * v + 16 / 116 for v in xyz]
-    return [116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])]
 
 
 SAMPLES_JS = """() => {
@@ -416,13 +379,13 @@ def test_drop_page_colours_read_and_stay_apart(server):
             .map((e) => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor])""")
     white = (255, 255, 255)
     for colour, background in texts:
-        bg = white if "0, 0, 0, 0" in background else css_rgb(background)
-        assert contrast(css_rgb(colour), bg) >= 4.5, (colour, background)
+        bg = white if "0, 0, 0, 0" in background else parse_rgb(background)
+        assert contrast(parse_rgb(colour), bg) >= 4.5, (colour, background)
     for v, s in samples.items():
-        assert contrast(css_rgb(s["text"]), white) >= 4.5, (v, s)
-        assert contrast(css_rgb(s["label"]), css_rgb(s["labelBg"])) >= 4.5, (v, s)
-    verdict_colours = {v: css_rgb(samples[v]["text"]) for v in ("fake", "unsure", "real", "error")}
-    for kind in CVD:
+        assert contrast(parse_rgb(s["text"]), white) >= 4.5, (v, s)
+        assert contrast(parse_rgb(s["label"]), parse_rgb(s["labelBg"])) >= 4.5, (v, s)
+    verdict_colours = {v: parse_rgb(samples[v]["text"]) for v in ("fake", "unsure", "real", "error")}
+    for kind in VISIONS:
         lab = {v: seen_as(c, kind) for v, c in verdict_colours.items()}
         for a, b in itertools.combinations(lab, 2):
             distance = math.dist(lab[a], lab[b])
