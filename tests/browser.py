@@ -7,7 +7,9 @@ else Playwright's own download (`playwright install chromium`, on machines with 
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
+import json
 import os
 import shutil
 import tempfile
@@ -60,13 +62,33 @@ def stop_service_workers(ctx, page, timeout: float = 10.0) -> None:
     cdp.detach()
 
 
+def with_sites_allowed(ext_dir: Path, into: Path) -> Path:
+    """A copy of the built extension in `into` as it is once the user has allowed it to read all
+    sites: its optional `<all_urls>` host access made a granted one.
+
+    The shipped manifest asks for host access only when the user first checks or scans (Chrome's
+    prompt, src/access.js). Headless Chromium shows that prompt to nobody and Playwright cannot
+    answer it, so the tests that need access start from the answer; tests/test_permissions.py
+    loads the build as shipped (`sites_allowed=False`) for the paths before it."""
+    copy = into / f"extension-sites-allowed-{hashlib.sha256(str(ext_dir).encode()).hexdigest()[:12]}"
+    if not copy.exists():
+        shutil.copytree(ext_dir, copy)
+        manifest = json.loads((copy / "manifest.json").read_text())
+        optional = manifest.pop("optional_host_permissions", [])
+        manifest["host_permissions"] = sorted(set(manifest.get("host_permissions", []) + optional))
+        (copy / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return copy
+
+
 class ExtensionChromium:
     """Headless Chromium with an unpacked extension loaded, in a persistent profile (a fresh
     temporary one unless `profile` is given; only a temporary one is deleted on close)."""
 
-    def __init__(self, pw, ext_dir: Path, profile: str | None = None):
+    def __init__(self, pw, ext_dir: Path, profile: str | None = None, sites_allowed: bool = True):
         self._own_profile = profile is None
         self.profile = profile or tempfile.mkdtemp(prefix="facecheck-profile-")
+        if sites_allowed:
+            ext_dir = with_sites_allowed(ext_dir, Path(self.profile))
         self.ctx = pw.chromium.launch_persistent_context(
             self.profile, executable_path=chromium_executable(), headless=True,
             args=CHROMIUM_ARGS + [f"--disable-extensions-except={ext_dir}", f"--load-extension={ext_dir}"])

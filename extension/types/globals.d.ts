@@ -10,6 +10,7 @@
 declare var FaceCheckSettings: typeof import('../src/settings.js');
 declare var FaceCheckPredictor: typeof import('../src/predictor.js');
 declare var FaceCheckGeometry: typeof import('../src/geometry.js');
+declare var FaceCheckAccess: typeof import('../src/access.js');
 declare var FaceCheckBadges: Badges | undefined;
 declare var FaceCheckScanner: Scanner | undefined;
 
