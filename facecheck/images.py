@@ -1,8 +1,9 @@
 """Decoding images from files or bytes into RGB uint8 arrays, with clear errors.
 
-Everything that reads an image (training, evaluation, the scan command, later the server) goes
-through `load_image`, so a corrupt file, a text file, a decompression bomb or a CMYK JPEG is
-handled once, the same way everywhere.
+Everything that reads an image (training, evaluation, the scan command, the server) goes through
+`load_image`, so a corrupt file, a text file, a decompression bomb or a CMYK JPEG is handled once,
+the same way everywhere. `image_size` reads only the header: the server weighs every upload
+against its pixel budgets with it before decoding any of them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +56,48 @@ def decode_error_reason(e: Exception) -> str:
     return "corrupt or truncated image: the file is damaged or cut short"
 
 
+# What a decoder raises for a file it cannot read (UnidentifiedImageError is an OSError).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
+                  Image.DecompressionBombWarning)
+
+
+@contextmanager
+def _bomb_guard() -> Iterator[None]:
+    """Pillow's decompression-bomb warning (over Image.MAX_IMAGE_PIXELS) raised as an error, so
+    the header probe and the decoder refuse the same images."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the image's header, without decoding its pixels: Image.open is lazy and
+    reads only the header. Under the same decompression-bomb guard as load_image (Pillow's, a
+    warning made an error). Raises ImageError for anything that is not a readable image header."""
+    if not data:
+        raise ImageError("empty file")
+    try:
+        with _bomb_guard(), Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+    except _DECODE_ERRORS as e:
+        raise ImageError(decode_error_reason(e)) from None
+    return int(w), int(h)
+
+
+def check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    """Raise ImageError when an image of this (width, height) is over `max_pixels`."""
+    w, h = size
+    if w * h > max_pixels:
+        raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels:,})")
+
+
 def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode `source` (a path or the file's bytes) to an HxWx3 uint8 RGB array.
 
     Applies the EXIF orientation, flattens transparency onto white, converts CMYK, grayscale,
     palette and 16-bit images to 8-bit RGB, and takes the first frame of an animation.
-    Raises ImageError with a readable reason for anything it cannot decode.
+    Raises ImageError with a readable reason for anything it cannot decode; an image over
+    `max_pixels` is refused from its header, before any pixel is decoded.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -70,20 +109,16 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) 
     if not data:
         raise ImageError("empty file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _bomb_guard():
             img = Image.open(io.BytesIO(data))
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels:,})")
+            check_pixels(img.size, max_pixels)
             img.seek(0)
             img.load()
             img = ImageOps.exif_transpose(img)
             rgb = _to_rgb(img)
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError,  # UnidentifiedImageError is an OSError
-            Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    except _DECODE_ERRORS as e:
         raise ImageError(decode_error_reason(e)) from None
     if min(rgb.shape[:2]) < MIN_SIDE:
         raise ImageTooSmall(f"image too small: {rgb.shape[1]}x{rgb.shape[0]} pixels "

@@ -4,6 +4,10 @@ and model description through `current_app.extensions["facecheck"]` (see server/
 Every answer is JSON, errors included (`{"error": message, "status": code}`). A bad image inside a
 request is an `"verdict": "error"` entry for that image, never a failed request, so one corrupt file
 in a folder scan costs one row, not the batch.
+
+Limits come before work: a request to a foreign Host name is refused before anything else, and each
+image is weighed from its header against the per-image limit and what is left of the request's
+pixel budget before any pixel is decoded; decoding waits for one of the app's DecodeTurns.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
-from facecheck.images import ImageError, error_result, load_image
+from facecheck.images import ImageError, check_pixels, error_result, image_size, load_image
 from server import API_PREFIX
-from server.config import LOOPBACK, Config, origin_allowed
-from server.inference import SharedPredictor, json_safe
+from server.config import LOOPBACK, Config, origin_allowed, search_pixels
+from server.inference import Busy, DecodeTurns, SharedPredictor, json_safe
 
 api = Blueprint("api", __name__, url_prefix=API_PREFIX)
 # Endpoints that need the bearer token when one is set (health and the description stay open).
 TOKEN_ENDPOINTS = ("api.model", "api.predict")
 # One image of a request: its filename and its multipart part, or None for the raw request body.
 Upload = tuple[str, FileStorage | None]
+# Seconds a client is told to wait (Retry-After) when no decoding turn came free.
+RETRY_AFTER_S = 5
 
 
 class FaceCheckState(TypedDict):
@@ -33,6 +39,7 @@ class FaceCheckState(TypedDict):
 
     config: Config
     predictor: SharedPredictor
+    turns: DecodeTurns  # requests holding decoded images at once (config.max_decoding)
     origins: list[str | re.Pattern]  # config.allowed_origins(), worked out once
     model: dict  # the answer of GET /model
     brief: dict  # the "model" part of every predict answer
@@ -42,10 +49,11 @@ class FaceCheckState(TypedDict):
 class Refused(Exception):
     """The request as a whole is refused: answered as JSON with this status and message."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 def state() -> FaceCheckState:
@@ -64,7 +72,21 @@ def json_error(status: int, message: str, headers: dict[str, str] | None = None)
 
 @api.errorhandler(Refused)
 def refused(e: Refused) -> Response:
-    return json_error(e.status, e.message)
+    return json_error(e.status, e.message, e.headers)
+
+
+# Registered before refuse_foreign_callers, for the whole app: the drop page and its files too.
+@api.before_app_request
+def refuse_foreign_hosts() -> Response | None:
+    """421 to a request addressed to a name this server does not go by: without a token, a page on
+    a DNS name rebound to 127.0.0.1 would otherwise be answered as if it were the server's own."""
+    config = state()["config"]
+    host = request.environ.get("HTTP_HOST")
+    if config.host_allowed(host):
+        return None
+    return json_error(421, f"host not allowed: {host[:100]!r}; without FACECHECK_TOKEN this server "
+                      "answers only to 127.0.0.1, localhost, [::1], its bound address and "
+                      "FACECHECK_ALLOWED_HOSTS")
 
 
 # Registered for the whole app, not just this blueprint's routes, so that a foreign caller gets its
@@ -119,7 +141,12 @@ def predict() -> Response:
     """Each uploaded image's faces and verdict, in request order."""
     app_state = state()
     uploads = read_uploads(app_state["config"])
-    results = judge_within_budgets(uploads, app_state["config"], app_state["predictor"])
+    try:
+        results = judge_within_budgets(uploads, app_state["config"], app_state["predictor"],
+                                       app_state["turns"])
+    except Busy as e:
+        raise Refused(503, f"server busy: {e}; try again shortly",
+                      {"Retry-After": str(RETRY_AFTER_S)}) from None
     return jsonify({"results": [json_safe(r) for r in results], "model": app_state["brief"]})
 
 
@@ -153,32 +180,50 @@ def read_uploads(config: Config) -> list[Upload]:
     return uploads
 
 
-def judge_within_budgets(uploads: list[Upload], config: Config, shared: SharedPredictor) -> list[dict]:
-    """A result per upload, in order. An image is decoded if its header is within the per-image
-    pixel limit, and judged if it fits in what is left of the request's pixel budget; one that is
-    unreadable or over a budget is an error entry. The judged ones go to the model together."""
+def judge_within_budgets(uploads: list[Upload], config: Config, shared: SharedPredictor,
+                         turns: DecodeTurns) -> list[dict]:
+    """A result per upload, in order. Each image is weighed from its header first (weigh): one over
+    the per-image limit or over what is left of the request's pixel budget is an error entry and is
+    never decoded. The others are decoded (in one of `turns`, held until they are judged) and go
+    to the model together. Raises Busy when no turn comes free in time."""
     results: list[dict] = []
     images, judged = [], []
     budget = config.max_request_pixels
-    for name, upload in uploads:
-        entry: dict[str, Any] = {"filename": name, "width": None, "height": None}
-        results.append(entry)
-        try:
+    with turns.lazily() as take_turn:
+        for name, upload in uploads:
+            entry: dict[str, Any] = {"filename": name, "width": None, "height": None}
+            results.append(entry)
             data = upload.read() if upload is not None else request.get_data(cache=False)
-            img = load_image(data, max_pixels=config.max_pixels)
-        except ImageError as e:
-            entry.update(error_result(e))  # "too-small" for a picture under MIN_SIDE, else "error"
-            continue
-        pixels = img.shape[0] * img.shape[1]
-        if pixels > budget:
-            entry.update(error_result(f"request pixel budget exceeded ({config.max_request_pixels:,} "
-                                      "pixels per request): send this image in another request"))
-            continue
-        budget -= pixels
-        entry.update(width=int(img.shape[1]), height=int(img.shape[0]))
-        images.append(img)
-        judged.append(entry)
-    if images:
-        for entry, res in zip(judged, shared.judge(images), strict=True):
-            entry.update(res)
+            try:
+                cost = weigh(data, config, budget)
+                take_turn()
+                img = load_image(data, max_pixels=config.max_pixels)
+            except ImageError as e:
+                entry.update(error_result(e))  # "too-small" for a picture under MIN_SIDE, else "error"
+                continue
+            budget -= cost
+            entry.update(width=int(img.shape[1]), height=int(img.shape[0]))
+            images.append(img)
+            judged.append(entry)
+        if images:
+            for entry, res in zip(judged, shared.judge(images), strict=True):
+                entry.update(res)
     return results
+
+
+def weigh(data: bytes, config: Config, budget: int) -> int:
+    """What an image costs of the request's pixel budget (search_pixels), from its header alone.
+    ImageError when it is unreadable, over max_pixels, or over the `budget` left."""
+    width, height = image_size(data)
+    check_pixels((width, height), config.max_pixels)
+    cost = search_pixels(width, height)
+    if cost > config.max_request_pixels:
+        side = max(width, height)
+        raise ImageError(f"image too long for this server: {width}x{height} pixels is searched for "
+                         f"faces as a {side}x{side} square ({cost:,} pixels; limit "
+                         f"{config.max_request_pixels:,} per request)")
+    if cost > budget:
+        raise ImageError(f"request pixel budget exceeded ({config.max_request_pixels:,} pixels per "
+                         "request, each image counted as the square of its longer side): send this "
+                         "image in another request")
+    return cost

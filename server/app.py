@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from server import API_PREFIX
 from server.api import FaceCheckState, api, json_error, state
 from server.config import Config
-from server.inference import share, shared_predictor
+from server.inference import DecodeTurns, share, shared_predictor
 from server.model_info import model_brief, model_info
 from server.openapi import build_spec
 
@@ -54,13 +54,16 @@ def create_app(config: Config | None = None, predictor: Predictor | None = None,
     app.json.sort_keys = False  # keep "results" before "model", fields in a readable order
     origins = config.allowed_origins()
     app.extensions["facecheck"] = FaceCheckState(
-        config=config, predictor=shared, origins=origins, model=info,
+        config=config, predictor=shared, turns=DecodeTurns(config.max_decoding, config.decode_wait),
+        origins=origins, model=info,
         brief=model_brief(shared.predictor, info),
         spec=build_spec(config),  # depends on the settings only: built once
     )
+    # always_send=False: no Access-Control-Allow-Origin on a request without an Origin (flask-cors
+    # would otherwise list the allowed origins there, e.g. to a curl or a foreign-Host request).
     CORS(app, resources={f"{API_PREFIX}/*": {"origins": origins}},
          allow_headers=["Content-Type", "Authorization"], methods=["GET", "POST", "OPTIONS"],
-         max_age=600)
+         max_age=600, always_send=False)
     app.register_blueprint(api)
     app.add_url_rule("/", "index", index)
     # A fixed rule outranks the static folder's /static/<path:filename>.

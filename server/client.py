@@ -7,21 +7,25 @@ the same whichever way the images were judged. FACECHECK_TOKEN, when set, is sen
 
 from __future__ import annotations
 
-import io
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import requests
-from PIL import Image
 
 from facecheck.contract import BRIEF_FIELDS
-from facecheck.images import error_result
+from facecheck.images import ImageError, error_result, image_size
 from server import API_PREFIX
+from server.config import search_pixels
 
 # Room left in each request for the multipart headers.
 MULTIPART_SLACK = 64 * 1024
+# A 503 (the server busy with others' images, or loading its model) is tried again this many
+# times, after its Retry-After (at most MAX_RETRY_AFTER_S seconds).
+BUSY_RETRIES = 3
+MAX_RETRY_AFTER_S = 30.0
 
 
 class ServerError(RuntimeError):
@@ -75,10 +79,15 @@ class Client:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
-        try:
-            resp = self.session.request(method, self.url + API_PREFIX + path, timeout=self.timeout, **kwargs)
-        except requests.RequestException as e:
-            raise ServerUnreachable(self.url, unreachable_reason(e)) from None
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                resp = self.session.request(method, self.url + API_PREFIX + path, timeout=self.timeout,
+                                            **kwargs)
+            except requests.RequestException as e:
+                raise ServerUnreachable(self.url, unreachable_reason(e)) from None
+            if resp.status_code != 503 or attempt == BUSY_RETRIES:
+                break
+            time.sleep(_retry_after(resp))  # busy decoding others' images, or still loading
         try:
             body = resp.json()
         except ValueError:
@@ -161,15 +170,23 @@ class PendingRequest:
 
 
 def _header_pixels(data: bytes) -> int:
-    """Width x height from the image's header, without decoding it (0 when unreadable: the server
-    will say why). Keeps each request under the server's decoded-pixel budget, so large photos
-    are judged a few at a time instead of failing as "too many pixels in this request"."""
+    """What the image counts against the server's per-request pixel budget (search_pixels), from
+    its header, without decoding it (0 when unreadable: the server will say why). Keeps each
+    request under that budget, so large photos are judged a few at a time instead of failing as
+    "request pixel budget exceeded"."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            w, h = img.size
-    except Exception:
+        width, height = image_size(data)
+    except ImageError:
         return 0
-    return int(w) * int(h)
+    return search_pixels(width, height)
+
+
+def _retry_after(resp: requests.Response) -> float:
+    """The seconds a 503 asks to wait (Retry-After in seconds; 1 when absent or a date)."""
+    try:
+        return min(MAX_RETRY_AFTER_S, max(0.0, float(resp.headers.get("Retry-After", "1"))))
+    except ValueError:
+        return 1.0
 
 
 def _brief(info: dict) -> dict:

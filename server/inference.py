@@ -1,8 +1,11 @@
-"""The process's predictor and the lock its calls share, and its answers as the API's JSON.
+"""The process's predictor and the lock its calls share, the turns of requests that hold decoded
+images, and the predictor's answers as the API's JSON.
 
 The predictor is loaded once per process (model folder and batch size) and shared by every app
 made in it, and so is its lock: inference runs one request at a time, since TensorFlow already
 uses every core for one batch and the detector's Python post-processing is not re-entrant.
+Decoding is bounded too (DecodeTurns): a request holds its decoded images until the model has
+judged them, so without a bound N parallel requests would hold N request budgets of pixels.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +52,48 @@ class SharedPredictor:
         except Exception as e:  # noqa: BLE001 - one bad image is an error entry, not a 500
             log.exception("prediction failed")
             return error_result(f"prediction failed: {type(e).__name__}")
+
+
+class Busy(Exception):
+    """No decoding turn came free in time (answered 503 with Retry-After)."""
+
+
+class DecodeTurns:
+    """At most `n` requests of an app hold decoded images at once; a request takes its turn before
+    decoding its first image and gives it back once its images are judged (or refused). The others
+    wait up to `wait_s` seconds for a turn, then get Busy. Requests that decode nothing (every image
+    refused from its header) never take a turn."""
+
+    def __init__(self, n: int, wait_s: float):
+        self._turns = threading.BoundedSemaphore(n)
+        self.wait_s = wait_s
+        self.taken = 0  # turns held now (read by tests; changed under _count)
+        self._count = threading.Lock()
+
+    @contextmanager
+    def lazily(self) -> Iterator[Callable[[], None]]:
+        """`with turns.lazily() as take:` call take() before each decode; the turn, once taken,
+        is held until the block ends."""
+        held = False
+
+        def take() -> None:
+            nonlocal held
+            if not held:
+                if not self._turns.acquire(timeout=self.wait_s):
+                    raise Busy(f"too many requests decoding images at once; waited {self.wait_s:g} s")
+                held = True
+                self._add(1)
+
+        try:
+            yield take
+        finally:
+            if held:
+                self._add(-1)
+                self._turns.release()
+
+    def _add(self, n: int) -> None:
+        with self._count:
+            self.taken += n
 
 
 _SHARED: dict[tuple[str, int], SharedPredictor] = {}

@@ -40,6 +40,9 @@ def build_spec(config: Config) -> dict:
     """The description of the API served with these settings (its limits)."""
     common = {
         "403": _error_response("The request's Origin is not an allowed origin (FACECHECK_CORS_ORIGINS)."),
+        "421": _error_response("No token is configured and the Host header is not a name this server "
+                               "goes by (loopback, its bound address, FACECHECK_ALLOWED_HOSTS): "
+                               "refused on every route, against DNS rebinding."),
         "default": _error_response("Any other error, as JSON with a message."),
     }
     authed = {"401": _error_response("A token is configured (FACECHECK_TOKEN) and the request lacks it.")}
@@ -140,7 +143,12 @@ def build_spec(config: Config) -> dict:
             "or one image as the raw body with an image content type (any image/*; what the browser "
             f"extension sends). At most {config.max_request_bytes:,} bytes in all; each image at most "
             f"{config.max_pixels:,} pixels, all images of a request at most "
-            f"{config.max_request_pixels:,} decoded pixels."),
+            f"{config.max_request_pixels:,} pixels counting each image as the square of its longer "
+            "side (the square the face detector searches), both read from the images' headers "
+            "before anything is decoded: an image over either is an `error` entry and is never "
+            "decoded. "
+            f"At most {config.max_decoding} requests decode at once; the others wait up to "
+            f"{config.decode_wait} s, then get a 503."),
         "content": {
             "multipart/form-data": {
                 "schema": {"type": "object", "required": ["image"],
@@ -188,6 +196,9 @@ def build_spec(config: Config) -> dict:
                     **authed,
                     "413": _error_response("Body over the size limit, or too many images."),
                     "415": _error_response("Neither multipart/form-data nor an image content type."),
+                    "503": {**_error_response("Busy: no decoding turn came free in time (or the model "
+                                              "is still loading); retry after Retry-After seconds."),
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
                     **common,
                 },
             }},

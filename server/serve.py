@@ -33,7 +33,8 @@ def serve_parser() -> argparse.ArgumentParser:
         description="Serve the FaceCheck API (/api/v1/...) and the drop page (/) under waitress. "
         "Settings come from defaults, then FACECHECK_* environment variables (FACECHECK_TOKEN, "
         "FACECHECK_CORS_ORIGINS, FACECHECK_MAX_REQUEST_BYTES, FACECHECK_MAX_IMAGES, "
-        "FACECHECK_MAX_PIXELS, FACECHECK_MODEL_DIR, ...), then these options.")
+        "FACECHECK_MAX_PIXELS, FACECHECK_MAX_REQUEST_PIXELS, FACECHECK_MAX_DECODING, "
+        "FACECHECK_ALLOWED_HOSTS, FACECHECK_MODEL_DIR, ...), then these options.")
     ap.add_argument("--host", help="address to bind (default 127.0.0.1, this machine only)")
     ap.add_argument("--port", type=int, help="port (default 8000; 0 = any free port)")
     ap.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
@@ -53,7 +54,8 @@ class AppSlot:
         if self.app is None:
             body = b'{"error": "the model is still loading", "status": 503}'
             start_response("503 Service Unavailable", [("Content-Type", "application/json"),
-                                                       ("Content-Length", str(len(body)))])
+                                                       ("Content-Length", str(len(body))),
+                                                       ("Retry-After", "5")])
             return [body]
         return self.app(environ, start_response)
 

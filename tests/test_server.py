@@ -27,7 +27,7 @@ from tests.helpers import (
     make_bad_inputs,
 )
 
-EXTENSION = "chrome-extension://" + "abcdefghijklmnopabcdefghijklmnop"
+EXTENSION = EXTENSION_ORIGIN  # FaceCheck's own, pinned by its manifest key
 JUDGED = ("fake", "unsure", "real")
 
 
@@ -354,7 +354,8 @@ def test_cors_allows_the_extension_and_own_page_only(client):
             "Access-Control-Request-Headers": "authorization,content-type"})
         assert pre.headers["Access-Control-Allow-Origin"] == origin
         assert "authorization" in pre.headers["Access-Control-Allow-Headers"].lower()
-    for origin in ("https://example.com", "chrome-extension://" + "z" * 32, "http://127.0.0.1:9999", "null"):
+    for origin in ("https://example.com", "chrome-extension://" + "z" * 32, "chrome-extension://" + "p" * 32,
+                   "http://127.0.0.1:9999", "null"):
         r = client.post("/api/v1/predict", data=face, content_type="image/jpeg", headers={"Origin": origin})
         assert r.status_code == 403 and "origin not allowed" in r.get_json()["error"]
         assert "Access-Control-Allow-Origin" not in r.headers
@@ -365,11 +366,12 @@ def test_cors_allows_the_extension_and_own_page_only(client):
 
 
 def test_cors_origins_are_configurable_by_environment(predictor):
-    config = Config.from_env(environ={"FACECHECK_CORS_ORIGINS": f"https://tool.example, {EXTENSION}"})
-    assert config.cors_origins == ("https://tool.example", EXTENSION)
+    other = "chrome-extension://" + "b" * 32  # e.g. a Web Store build, whose id is not the pinned one
+    config = Config.from_env(environ={"FACECHECK_CORS_ORIGINS": f"https://tool.example, {other}"})
+    assert config.cors_origins == ("https://tool.example", other)
     client = create_app(config, predictor=predictor).test_client()
-    for origin, status in (("https://tool.example", 200), (EXTENSION, 200),
-                           ("chrome-extension://" + "b" * 32, 403)):
+    for origin, status in (("https://tool.example", 200), (other, 200), (EXTENSION, 403),
+                           ("chrome-extension://" + "c" * 32, 403)):
         r = client.get("/api/v1/model", headers={"Origin": origin})
         assert r.status_code == status
     assert "*" in Config.from_env(environ={"FACECHECK_CORS_ORIGINS": "*"}).allowed_origins()
@@ -377,8 +379,8 @@ def test_cors_origins_are_configurable_by_environment(predictor):
 
 def test_own_page_on_another_address_needs_the_token_not_an_origin_list(predictor):
     """Bound to a LAN address with a token, the server's own page (Origin = the Host it was
-    reached by) may call the API; without a token only loopback names count as its own page,
-    so a rebound DNS name cannot pose as it."""
+    reached by) may call the API; without a token a rebound DNS name is refused outright (its
+    Host is foreign), and only loopback names count as the server's own page."""
     face = face_bytes(1)[0][1]
     lan = {"base_url": "http://192.168.1.20:8000", "headers": {"Origin": "http://192.168.1.20:8000"}}
     tokened = make_app(predictor, host="0.0.0.0", token="s3cret").test_client()
@@ -394,6 +396,9 @@ def test_own_page_on_another_address_needs_the_token_not_an_origin_list(predicto
     plain = make_app(predictor).test_client()
     r = plain.post("/api/v1/predict", data=face, content_type="image/jpeg",
                    base_url="http://rebound.example:8000", headers={"Origin": "http://rebound.example:8000"})
+    assert r.status_code == 421 and "host not allowed" in r.get_json()["error"]
+    r = plain.post("/api/v1/predict", data=face, content_type="image/jpeg",
+                   headers={"Origin": "http://rebound.example:8000"})  # Host: localhost
     assert r.status_code == 403 and "origin not allowed" in r.get_json()["error"]
 
 

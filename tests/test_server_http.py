@@ -13,12 +13,12 @@ import requests
 
 from facecheck.cli import main
 from server.app import create_app
-from server.config import Config
+from server.config import EXTENSION_ORIGIN, Config
 from server.inference import load_predictor
 from server.serve import BackgroundServer, serve, spawn
 from tests.helpers import fixture_faces, make_bad_inputs
 
-EXTENSION = "chrome-extension://" + "p" * 32
+EXTENSION = EXTENSION_ORIGIN
 LIMIT = 400_000
 
 
