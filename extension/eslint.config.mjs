@@ -8,6 +8,7 @@ const shared = {
   FaceCheckSettings: 'readonly',
   FaceCheckPredictor: 'readonly',
   FaceCheckGeometry: 'readonly',
+  FaceCheckFetchPolicy: 'readonly',
   FaceCheckAccess: 'readonly',
   FaceCheckInference: 'readonly',
   FaceCheckRemote: 'readonly',

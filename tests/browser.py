@@ -82,16 +82,20 @@ def with_sites_allowed(ext_dir: Path, into: Path) -> Path:
 
 class ExtensionChromium:
     """Headless Chromium with an unpacked extension loaded, in a persistent profile (a fresh
-    temporary one unless `profile` is given; only a temporary one is deleted on close)."""
+    temporary one unless `profile` is given; only a temporary one is deleted on close).
+    `extra_args`: more Chromium flags, e.g. `--host-resolver-rules=MAP *.test 127.0.0.1` so that
+    test pages can live on public-looking names."""
 
-    def __init__(self, pw, ext_dir: Path, profile: str | None = None, sites_allowed: bool = True):
+    def __init__(self, pw, ext_dir: Path, profile: str | None = None, sites_allowed: bool = True,
+                 extra_args: list[str] | None = None):
         self._own_profile = profile is None
         self.profile = profile or tempfile.mkdtemp(prefix="facecheck-profile-")
         if sites_allowed:
             ext_dir = with_sites_allowed(ext_dir, Path(self.profile))
         self.ctx = pw.chromium.launch_persistent_context(
             self.profile, executable_path=chromium_executable(), headless=True,
-            args=CHROMIUM_ARGS + [f"--disable-extensions-except={ext_dir}", f"--load-extension={ext_dir}"])
+            args=CHROMIUM_ARGS + [f"--disable-extensions-except={ext_dir}", f"--load-extension={ext_dir}"]
+            + list(extra_args or []))
         self.errors: list[str] = []  # console errors of every service worker of this browser
         self.ctx.on("serviceworker", self._watch)
         worker = self.ctx.service_workers[0] if self.ctx.service_workers else \
@@ -134,9 +138,15 @@ class ExtensionChromium:
                 "frameId": frame_id, "mediaType": "image", "editable": False}
 
     def check(self, page, src: str, frame_id: int = 0) -> dict:
-        """What the context menu does on a right-click on `src`; returns {src, view, drawn}."""
+        """What the context menu does on a right-click on `src`; returns {src, view, drawn}. In a
+        frame, Chrome also passes the frame's URL (`frameUrl`): looked up here as it would be."""
         return self.worker.evaluate("""async ([tabId, info]) => {
             const tab = await chrome.tabs.get(tabId);
+            if (info.frameId) {
+              const [found] = await chrome.scripting.executeScript({
+                target: {tabId, frameIds: [info.frameId]}, func: () => location.href});
+              info.frameUrl = found.result;
+            }
             return checkFace(info, tab);
         }""", [self.tab_id(page), self.menu_info(page, src, frame_id)])
 

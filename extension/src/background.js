@@ -80,7 +80,7 @@
  * @property {string} modelVersion
  */
 
-importScripts('settings.js', 'inference.js', 'remote.js', 'checks.js');
+importScripts('settings.js', 'fetchpolicy.js', 'inference.js', 'remote.js', 'checks.js');
 
 const MENU_ID = 'check-face';
 const COMMAND_SCAN = 'toggle-scan';
@@ -216,7 +216,12 @@ async function checkFace(info, tab) {
   chrome.tabs.sendMessage(tabId, pendingMessage, { frameId }).catch(() => {});
   const settings = await FaceCheckSettings.load();
   const useServer = settings.runWhere === 'server'; // 'auto' keeps single checks in the browser
-  const view = await FaceCheckChecks.check(src, settings, { lane: 'now', useServer });
+  // Where the image is shown decides how it may be fetched (fetchpolicy.js). Chrome gives the
+  // frame's URL with a click in a frame (none: an opaque origin, a public page's rules); in the
+  // top-level page it is the tab's.
+  const top = tab.url || info.pageUrl || '';
+  const from = { tabId, frameId, top, frame: info.frameUrl || (frameId ? 'null' : top) };
+  const view = await FaceCheckChecks.check(src, settings, { lane: 'now', useServer, from });
   remember(tabId, frameId, src, view);
   const ack = await deliver(tabId, frameId, src, view);
   return { src, view, drawn: ack ? ack.drawn : 0 };
@@ -331,8 +336,9 @@ async function noteSkipped(tabId, frameId, skipped, minSize) {
 /** A frame's scanner found new images: check them in order, badge each as it is done.
  * @param {number} tabId
  * @param {number} frameId
- * @param {string[]} srcs */
-async function scanImages(tabId, frameId, srcs) {
+ * @param {string[]} srcs
+ * @param {import('./fetchpolicy.js').Origin} page  the tab's page and the frame's origin */
+async function scanImages(tabId, frameId, srcs, page) {
   const state = await updateScan(tabId, (s) => (s.on ? { ...s, images: s.images + srcs.length } : null));
   if (!state.on) return;
   const settings = await FaceCheckSettings.load();
@@ -340,7 +346,7 @@ async function scanImages(tabId, frameId, srcs) {
     state.images > settings.autoServerOver && (await FaceCheckChecks.serverAnswers(settings)));
   // Queued in page order; each badge is drawn as soon as its image is done.
   await Promise.all(srcs.map(async (src) => {
-    const view = await FaceCheckChecks.check(src, settings, { useServer });
+    const view = await FaceCheckChecks.check(src, settings, { useServer, from: { ...page, tabId, frameId } });
     remember(tabId, frameId, src, view);
     await deliver(tabId, frameId, src, view);
   }));
@@ -482,7 +488,9 @@ const handlers = {
     const { tabId, frameId } = senderTab(sender);
     const srcs = Array.isArray(msg.srcs) ? msg.srcs.filter((s) => typeof s === 'string') : [];
     await noteSkipped(tabId, frameId, msg.skipped, msg.minSize);
-    if (srcs.length) scanImages(tabId, frameId, srcs).catch((e) => console.error('FaceCheck:', e));
+    // The tab's page and the frame's origin (fetchpolicy.js), as Chrome reports them.
+    const page = { top: (sender.tab && sender.tab.url) || '', frame: sender.origin || sender.url || '' };
+    if (srcs.length) scanImages(tabId, frameId, srcs, page).catch((e) => console.error('FaceCheck:', e));
     return { queued: srcs.length };
   },
   // From content scripts (a badge's "This is wrong") and from the extension's own pages.

@@ -13,6 +13,7 @@
  * @typedef {{blob?: Blob, image?: DecodedImage, error?: unknown}} Prepared
  * @typedef {object} QueuedCheck
  * @property {string} src
+ * @property {ImageFrom} from  the page and frame that show it
  * @property {import('./settings.js').Settings} settings
  * @property {boolean} useServer
  * @property {(view: import('./settings.js').View) => void} resolve
@@ -36,7 +37,7 @@ const FaceCheckChecks = (() => {
    * @returns {Promise<Prepared>} */
   function prepare(item) {
     if (!item.prepared) {
-      item.prepared = fetchImage(item.src)
+      item.prepared = fetchImage(item.src, item.from)
         .then(async (blob) => ({ blob, image: await decode(blob) }))
         .catch((error) => ({ error }));
     }
@@ -56,11 +57,12 @@ const FaceCheckChecks = (() => {
    * failure becomes an "error" view with the reason.
    * @param {string} src
    * @param {import('./settings.js').Settings} settings
-   * @param {{lane?: Lane, useServer?: boolean}} [options]
+   * @param {{lane?: Lane, useServer?: boolean, from?: ImageFrom}} [options]
+   *   `from`: the page and frame that show the image (fetchpolicy.js); unknown: a public page's rules
    * @returns {Promise<import('./settings.js').View>} */
-  function check(src, settings, { lane = 'later', useServer = false } = {}) {
+  function check(src, settings, { lane = 'later', useServer = false, from = { top: '' } } = {}) {
     return new Promise((resolve) => {
-      lanes[lane].push({ src, settings, useServer, resolve });
+      lanes[lane].push({ src, from, settings, useServer, resolve });
       if (!running) drain();
     });
   }

@@ -631,3 +631,55 @@
   const clear = (/** @type {string} */ src) => imagesFor(src).forEach(clearImage);
   globalThis.FaceCheckBadges = { draw, pending, clear };
 })();
+
+/* blob: images, for the service worker (inference.js readBlob): a blob: URL can be read only by
+ * its own page's origin, so the worker asks this frame for the bytes, as a data: URL (runtime
+ * messages are JSON), at most fetchpolicy.js's MAX_INLINE_BYTES. Apart from the badges above. */
+(() => {
+  'use strict';
+  if (globalThis.FaceCheckBlobReader) return;
+  globalThis.FaceCheckBlobReader = true;
+  const MAX_BYTES = 20 * 1024 * 1024; // fetchpolicy.js MAX_INLINE_BYTES
+
+  /** A picture the page shows from a blob: URL it has since revoked: its pixels, as a PNG.
+   * @param {string} src
+   * @returns {Promise<Blob | null>} */
+  async function fromImage(src) {
+    const img = [...document.images].find((i) => (i.currentSrc || i.src) === src && i.complete && i.naturalWidth);
+    if (!img) return null;
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return null;
+    ctx.drawImage(img, 0, 0);
+    return new Promise((done) => canvas.toBlob(done, 'image/png'));
+  }
+
+  /** @param {string} src
+   * @returns {Promise<{dataUrl?: string, error?: 'too-large' | 'unreadable'}>} */
+  async function readBlob(src) {
+    let url;
+    try {
+      url = new URL(src);
+    } catch {
+      return { error: 'unreadable' };
+    }
+    if (url.protocol !== 'blob:' || url.origin !== location.origin) return { error: 'unreadable' };
+    const blob = (await fetch(src).then((r) => r.blob()).catch(() => null)) || (await fromImage(src));
+    if (!blob) return { error: 'unreadable' };
+    if (blob.size > MAX_BYTES) return { error: 'too-large' };
+    const reader = new FileReader();
+    return new Promise((done) => {
+      reader.onload = () => done({ dataUrl: String(reader.result) });
+      reader.onerror = () => done({ error: 'unreadable' });
+      reader.readAsDataURL(blob);
+    });
+  }
+
+  chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+    if (!msg || msg.type !== 'facecheck-read-blob' || sender.id !== chrome.runtime.id) return false;
+    readBlob(String(msg.src)).then(sendResponse, () => sendResponse({ error: 'unreadable' }));
+    return true; // answered asynchronously
+  });
+})();

@@ -2,7 +2,10 @@
 /* In-browser checks, for the service worker: image bytes -> pixels -> the JS predictor.
  *
  * The worker fetches the bytes itself (host permissions): a page cannot hand over cross-origin
- * pixels (tainted canvas) and a content script cannot fetch them (CORS). Decoding matches the
+ * pixels (tainted canvas) and a content script cannot fetch them (CORS). Which fetches it makes,
+ * and how, is fetchpolicy.js's decision: only http(s), without cookies unless the image is the
+ * page's own, never following a redirect, never a private host for a public page; data: URLs are
+ * decoded here, blob: URLs read by the frame's content script (content.js). Decoding matches the
  * Python predictor: createImageBitmap without colour-space conversion or premultiplication, EXIF
  * orientation applied, read back from an OffscreenCanvas (tests/test_parity.py pins this).
  *
@@ -17,6 +20,11 @@
  * @typedef {import('./predictor.js').Contract} Contract
  * @typedef {{imageData: ImageData, width: number, height: number, thumb: string}} DecodedImage
  *   a picture's pixels, and a small JPEG data: URL of it for the popup
+ * @typedef {import('./fetchpolicy.js').Origin & {tabId?: number, frameId?: number}} ImageFrom
+ *   where the image is shown: the tab's page and the frame (their URLs, and ids for blob: URLs)
+ * @typedef {{type: 'facecheck-read-blob', src: string}} ReadBlobMessage  to content.js in the
+ *   frame that shows a blob: image; answered with BlobReply
+ * @typedef {{dataUrl?: string, error?: 'too-large' | 'unreadable'}} BlobReply
  */
 
 /* exported FaceCheckInference */
@@ -94,15 +102,66 @@ const FaceCheckInference = (() => {
     return predictorPromise;
   }
 
-  /** The image's bytes, as the page would get them (the HTTP cache usually has them already).
+  const { plan, decodeDataUrl, REASONS } = FaceCheckFetchPolicy;
+
+  /** The image's bytes, by fetchpolicy.js's plan: refused, decoded from a data: URL, read from a
+   * blob: URL by the page, or downloaded.
    * @param {string} src
+   * @param {ImageFrom} from
    * @returns {Promise<Blob>} */
-  async function fetchImage(src) {
+  async function fetchImage(src, from) {
+    const how = plan(src, from);
+    if (how.kind === 'refuse') throw new CheckError(how.reason);
+    if (how.kind === 'data') return inline(src);
+    if (how.kind === 'blob') return inline(await readBlob(src, from));
+    return download(how.url, how.credentials);
+  }
+
+  /** A data: URL's bytes, without the network (size-capped).
+   * @param {string} dataUrl
+   * @returns {Blob} */
+  function inline(dataUrl) {
+    let decoded;
+    try {
+      decoded = decodeDataUrl(dataUrl);
+    } catch (e) {
+      throw new CheckError(e instanceof Error ? e.message : REASONS.badData);
+    }
+    if (!decoded.bytes.length) throw new CheckError('the image is empty');
+    return new Blob([new Uint8Array(decoded.bytes)], { type: decoded.type });
+  }
+
+  /** A blob: URL is readable only by its page's origin: the frame's content script reads it and
+   * answers with a data: URL.
+   * @param {string} src
+   * @param {ImageFrom} from
+   * @returns {Promise<string>} */
+  async function readBlob(src, { tabId, frameId }) {
+    if (tabId === undefined) throw new CheckError('a blob: image can only be read in the page that shows it');
+    /** @type {ReadBlobMessage} */
+    const message = { type: 'facecheck-read-blob', src };
+    /** @type {BlobReply | undefined} */
+    const reply = await chrome.tabs.sendMessage(tabId, message, { frameId: frameId || 0 }).catch(() => undefined);
+    if (reply && typeof reply.dataUrl === 'string') return reply.dataUrl;
+    throw new CheckError(reply && reply.error === 'too-large' ? REASONS.tooLarge
+      : 'the page no longer holds this blob: image, or it is not the page\'s own');
+  }
+
+  /** An http(s) image: cookies only as the plan says, no redirect followed. Without cookies the
+   * HTTP cache is not used either: it could hold a response fetched with them.
+   * @param {string} src
+   * @param {'include' | 'omit'} credentials
+   * @returns {Promise<Blob>} */
+  async function download(src, credentials) {
     let resp;
     try {
-      resp = await fetch(src, { credentials: 'include', cache: 'force-cache' });
+      resp = await fetch(src, { credentials, redirect: 'manual', referrerPolicy: 'no-referrer',
+        cache: credentials === 'include' ? 'force-cache' : 'no-store' });
     } catch {
-      throw new CheckError('the image could not be downloaded (network error or unsupported URL)');
+      throw new CheckError('the image could not be downloaded (network error)');
+    }
+    if (resp.type === 'opaqueredirect' || (resp.status >= 300 && resp.status < 400)) {
+      throw new CheckError(REASONS.redirect);
     }
     if (!resp.ok) throw new CheckError(`the image could not be downloaded (HTTP ${resp.status})`);
     const blob = await resp.blob();
