@@ -38,6 +38,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from facecheck.contract import Contract  # noqa: E402
 from tests.browser import ExtensionChromium, StaticServer  # noqa: E402
+from tests.e2e import HOSTS_JS, click_in_badge, read_badges  # noqa: E402
 from tests.helpers import FIXTURES, band_around, fixture_faces  # noqa: E402
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FaceCheck</title></head>
@@ -50,9 +51,10 @@ SHOW_JS = """([src, size]) => new Promise((resolve, reject) => {
   img.width = size; img.height = size; img.src = src;
 })"""
 # The area of the badge(s) (an open details panel included) and of the picture, in viewport px.
+# (The badges' shadow roots are closed: read_badges opens them to this script, as the tests do.)
 AREA_JS = """() => {
   const rects = [];
-  for (const host of document.querySelectorAll('[data-facecheck-verdict]')) {
+  for (const {host} of HOSTS) {
     rects.push(host.getBoundingClientRect());
     for (const el of host.shadowRoot.querySelectorAll('*')) {
       const r = el.getBoundingClientRect();
@@ -62,7 +64,7 @@ AREA_JS = """() => {
   const pic = document.getElementById('pic').getBoundingClientRect();
   const edges = (r) => [r.left, r.top, r.right, r.bottom];
   return {badges: rects.map(edges), pic: edges(pic)};
-}"""
+}""".replace("HOSTS", HOSTS_JS)
 MARGIN = 12
 STRIP = 72  # px of the picture kept under the badge, so the reader sees what it sits on
 
@@ -100,7 +102,7 @@ def banded_copy(ext: Path, p: float, out: Path) -> Path:
 
 def crop(page, path: Path, whole_picture: bool = False) -> None:
     """Save the badge area (and a strip of the picture under it, or all of it) as an optimised PNG."""
-    area = page.evaluate(AREA_JS)
+    area = read_badges(page, AREA_JS)
     xs0, ys0, xs1, ys1 = zip(*area["badges"], strict=True)
     left, top, right, bottom = min(xs0), min(ys0), max(xs1), max(ys1)
     pic = area["pic"]
@@ -139,8 +141,7 @@ def shoot(b: Chromium, site_url: str, faces: dict, out: Path) -> list[Path]:
     page, src, _ = b.show(site_url, faces["fake"], 80)
     crop(page, out / "chip-avatar.png", whole_picture=True)
     page, src, _ = b.show(site_url, faces["fake"], 240)
-    toggle = page.locator(f'[data-facecheck-src="{src}"]').first.locator("[aria-expanded]").first
-    toggle.click()
+    click_in_badge(page, src, "[aria-expanded]")  # a real click: badges ignore scripted ones
     page.mouse.move(0, 0)
     crop(page, out / "badge-details.png")
     return shots + [out / "chip-avatar.png", out / "badge-details.png"]

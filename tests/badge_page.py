@@ -1,7 +1,11 @@
 """FaceCheck's badges as a person, a screen reader or a checker meets them, for the accessibility
 and wording tests (tests/test_a11y.py, tests/test_one_wording.py) and the screenshots
 (package_scripts/screenshots.py): show a picture at a size, open a badge's details, and read the
-buttons, live regions and colours inside the badges' open shadow roots; run axe-core on a page.
+buttons, live regions and colours inside the badges' shadow roots; run axe-core on a page.
+
+The badges' shadow roots are closed: nothing of the page can read them. These helpers open them
+for the tests only, through the DevTools protocol (tests.e2e.unseal, whose notes say how), before
+every read; the JS below then finds them as `host.shadowRoot`.
 
 axe-core is a development dependency pinned in extension/package.json (`make setup` installs it);
 it never enters the built extension and nothing downloads it at run time.
@@ -10,8 +14,8 @@ How axe gets into a page: its source is evaluated through Playwright (`page.eval
 DevTools protocol's Runtime.evaluate), to which a page's Content Security Policy does not apply;
 `page.add_script_tag(content=...)` would not do on the extension's pages, whose CSP
 (`script-src 'self' 'wasm-unsafe-eval'`) refuses inline scripts. axe then runs in the page's own
-(main) world and sees the badges' open shadow roots, which content.js attaches from its isolated
-world, as any script of the page would.
+(main) world, where the unsealed roots let it into the badges (content.js attaches them, closed,
+from its isolated world; no script of the page itself can see inside).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import re
 
 from facecheck.wording import HEADLINES
+from tests.e2e import HOSTS_JS, click_in_badge, in_badge, read_badges, unseal
 from tests.helpers import ROOT
 
 AXE_JS = ROOT / "extension" / "node_modules" / "axe-core" / "axe.min.js"
@@ -29,18 +34,18 @@ BLOCKING = ("serious", "critical")  # axe impacts that fail a test; "minor" / "m
 TARGETS_JS = """() => {
   const out = [];
   const sel = 'button, [role=button], a[href], summary, input, select, [tabindex]:not([tabindex="-1"])';
-  for (const host of document.querySelectorAll('[data-facecheck-verdict]')) {
+  for (const {host, box} of HOSTS) {
     for (const el of host.shadowRoot.querySelectorAll(sel)) {
       const r = el.getBoundingClientRect();
       const cs = getComputedStyle(el);
       if (cs.display === 'none' || cs.visibility === 'hidden' || !r.width || !r.height) continue;
-      out.push({src: host.dataset.facecheckSrc, verdict: host.dataset.facecheckVerdict,
+      out.push({src: box.dataset.src, verdict: box.dataset.verdict,
                 name: el.getAttribute('aria-label') || el.textContent.trim(), cls: String(el.className),
                 width: r.width, height: r.height});
     }
   }
   return out;
-}"""
+}""".replace("HOSTS", HOSTS_JS)
 
 # Every live region of the page, its badges' shadow roots included; kept in window.__liveRegions
 # so that a later call can tell which regions were already there.
@@ -63,16 +68,16 @@ KEPT_REGIONS_JS = """() => (window.__liveRegions || []).filter((el) => el.isConn
   .map((el) => el.textContent.replace(/\\s+/g, ' ').trim())"""
 
 # Each badge's colour: the background of the first visible element in its shadow root that has one.
-BACKGROUNDS_JS = """() => [...document.querySelectorAll('[data-facecheck-verdict]')].map((host) => {
+BACKGROUNDS_JS = """() => HOSTS.map(({host, box}) => {
   const el = [...host.shadowRoot.querySelectorAll('*')].find((e) => {
     const cs = getComputedStyle(e);
     const a = cs.backgroundColor.match(/[\\d.]+/g);
     const opaque = a && (a.length < 4 || Number(a[3]) > 0.5);
     return cs.display !== 'none' && opaque && e.getBoundingClientRect().width;
   });
-  return {src: host.dataset.facecheckSrc, verdict: host.dataset.facecheckVerdict,
+  return {src: box.dataset.src, verdict: box.dataset.verdict,
           background: el ? getComputedStyle(el).backgroundColor : null};
-})"""
+})""".replace("HOSTS", HOSTS_JS)
 
 
 def show_image(page, name: str, size: int, element_id: str | None = None) -> str:
@@ -88,19 +93,23 @@ def show_image(page, name: str, size: int, element_id: str | None = None) -> str
     })""", [name, size, element_id])
 
 
-def badge_locator(page, src: str):
-    return page.locator(f'[data-facecheck-src="{src}"]')
+def badge_names(page, src: str) -> list[str]:
+    """The names a screen reader gives the buttons of the badges of `src` (aria-label, or text)."""
+    return read_badges(page, """(src) => HOSTS.filter(({box}) => box && box.dataset.src === src)
+      .flatMap(({box}) => [...box.querySelectorAll('button')])
+      .map((b) => b.getAttribute('aria-label') || b.textContent.trim())""".replace("HOSTS", HOSTS_JS), src)
 
 
 def open_details(page, src: str) -> None:
-    """Open the details of the (first) badge of `src` with its toggle, as a click does."""
-    toggle = badge_locator(page, src).first.locator("[aria-expanded]").first
-    toggle.click()
-    assert toggle.get_attribute("aria-expanded") == "true", "the badge's toggle did not open its details"
+    """Open the details of the (first) badge of `src` with its toggle, as a person's click does."""
+    click_in_badge(page, src, "[aria-expanded]")
+    expanded = in_badge(page, src, "(r) => r.querySelector('[aria-expanded]').getAttribute('aria-expanded')")
+    assert expanded == "true", "the badge's toggle did not open its details"
 
 
 def axe_violations(page, context: str = "document") -> list[dict]:
     """axe-core's violations on the page (all impacts), each {id, impact, help, targets}."""
+    unseal(page)  # axe looks into the badges too
     if not page.evaluate("() => typeof axe === 'object'"):
         page.evaluate("() => {\n" + AXE_JS.read_text() + "\n}")
     return page.evaluate(f"""async () => {{

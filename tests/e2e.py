@@ -4,6 +4,17 @@ Chromium with the extension loaded (fixtures, registered in tests/conftest.py th
 
 Test files import the helpers (`from tests.e2e import badges, open_page, ...`); the fixtures need
 no import.
+
+Badges keep everything in CLOSED shadow roots: no page script can read them or press their
+buttons (docs/threat-model-page.md), and the shipped extension offers no way in. The tests get in
+through the DevTools protocol, as DevTools itself does: `unseal(page_or_frame)` hands every closed
+shadow root of the page (its same-process frames included; an out-of-process frame is unsealed
+through its own session) to a WeakMap of the page's main world, and patches that world's
+`Element.prototype.shadowRoot` getter to read it, so `host.shadowRoot` (and axe-core) work again in
+that page only. The readers below unseal before they read. Playwright's locators do not pierce
+closed roots (its selector engine runs in a world of its own): tests act on badges with real
+input (`click_in_badge`, `hover_badge`: the mouse at an element's centre), which is also the only
+input a badge obeys.
 """
 
 from __future__ import annotations
@@ -12,6 +23,8 @@ import dataclasses
 import shutil
 import subprocess
 import sys
+import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -22,21 +35,57 @@ from tests.helpers import FIXTURES, ROOT, band_verdict, fixture_faces
 
 TOL_P = 0.02  # |p_fake| difference allowed between the browser and Python (as tests/test_parity.py)
 
-# What the badges of one frame say: the data attributes are the public interface; the text is in
-# the badge's (open) shadow root.
-BADGES_JS = """() => [...document.querySelectorAll('[data-facecheck-verdict]')].map((b) => ({
-  src: b.dataset.facecheckSrc, verdict: b.dataset.facecheckVerdict,
-  p: b.dataset.facecheckP === '' ? null : Number(b.dataset.facecheckP),
-  model: b.dataset.facecheckModelVerdict,
-  text: b.shadowRoot.querySelector('.main').textContent,
-  detail: b.shadowRoot.querySelector('.detail').textContent,
-  rect: b.getBoundingClientRect().toJSON()}))"""
+# The badges of a frame, as [{host, box}] (`box`: the `.badge` inside the host's shadow root,
+# null while that root is not unsealed yet), for the JS below. A JS expression.
+HOSTS_JS = """[...document.querySelectorAll('facecheck-badge')].map((host) => ({host,
+  box: host.shadowRoot && host.shadowRoot.querySelector('.badge')}))"""
 
+# What the badges of one frame say (their data attributes and text, inside the shadow roots).
+BADGES_JS = """() => HOSTS.filter(({box}) => box).map(({host, box}) => ({
+  src: box.dataset.src, verdict: box.dataset.verdict,
+  p: box.dataset.p === '' ? null : Number(box.dataset.p),
+  model: box.dataset.modelVerdict,
+  text: box.querySelector('.main').textContent,
+  detail: box.querySelector('.detail').textContent,
+  rect: host.getBoundingClientRect().toJSON()}))""".replace("HOSTS", HOSTS_JS)
+
+# Badges of at least `n` images drawn, none pending (nor one not unsealed yet).
 SETTLED_JS = """(n) => {
-  const all = [...document.querySelectorAll('[data-facecheck-verdict]')];
-  const done = all.filter((b) => b.dataset.facecheckVerdict !== 'pending');
-  const srcs = new Set(done.map((b) => b.dataset.facecheckSrc));
-  return srcs.size >= n && !all.some((b) => b.dataset.facecheckVerdict === 'pending');
+  const all = HOSTS;
+  if (all.some(({box}) => !box)) return false;
+  const done = all.filter(({box}) => box.dataset.verdict !== 'pending');
+  return new Set(done.map(({box}) => box.dataset.src)).size >= n && done.length === all.length;
+}""".replace("HOSTS", HOSTS_JS)
+
+# The verdicts of the badges of `src` ('pending' while it is checked).
+VERDICTS_JS = """(src) => HOSTS.filter(({box}) => box && box.dataset.src === src)
+  .map(({box}) => box.dataset.verdict)""".replace("HOSTS", HOSTS_JS)
+
+# Runs FN(root, arg) on the shadow root of the i-th badge of `src` (null: no such badge).
+IN_BADGE_JS = """([src, i, arg]) => {
+  const found = HOSTS.filter(({box}) => box && box.dataset.src === src)[i];
+  return found ? (FN)(found.host.shadowRoot, arg) : null;
+}""".replace("HOSTS", HOSTS_JS)
+
+# The centre of the element `sel` in a badge's root, scrolled into view; null if not shown.
+CENTRE_JS = """(root, sel) => {
+  const e = root.querySelector(sel);
+  if (!e || !e.checkVisibility()) return null;
+  e.scrollIntoView({block: 'nearest', inline: 'nearest'});
+  const r = e.getBoundingClientRect();
+  return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+}"""
+
+# Called by the DevTools protocol on a closed shadow root, in its page's main world.
+STASH_JS = """function () {
+  if (!window.__facecheckRoots) {
+    const roots = new WeakMap();
+    const own = Object.getOwnPropertyDescriptor(Element.prototype, 'shadowRoot');
+    Object.defineProperty(Element.prototype, 'shadowRoot', {configurable: true, enumerable: true,
+      get() { return roots.get(this) || own.get.call(this); }});
+    window.__facecheckRoots = roots;
+  }
+  window.__facecheckRoots.set(this.host, this);
 }"""
 
 
@@ -242,8 +291,111 @@ def open_page(b: Browser, url: str):
     return page
 
 
+# ---- getting into the badges (tests only) -------------------------------------------------------
+
+# page or frame -> (its CDP session, the backend node ids of the roots already unsealed)
+_sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _session(target):
+    if target not in _sessions:
+        from playwright.sync_api import Frame
+
+        if not isinstance(target, Frame) or target.parent_frame is None:
+            page = target.page if isinstance(target, Frame) else target
+            cdp = page.context.new_cdp_session(page)
+        else:
+            try:
+                cdp = target.page.context.new_cdp_session(target)  # an out-of-process frame
+            except Exception:  # noqa: BLE001 - a frame in its page's process: the page's session
+                cdp = _session(target.page)[0]
+        _sessions[target] = (cdp, set())
+    return _sessions[target]
+
+
+def _closed_roots(node: dict, out: list[dict]) -> list[dict]:
+    for root in node.get("shadowRoots", []):
+        if root.get("shadowRootType") == "closed":
+            out.append(root)
+        _closed_roots(root, out)
+    for child in node.get("children", []):
+        _closed_roots(child, out)
+    if "contentDocument" in node:
+        _closed_roots(node["contentDocument"], out)
+    return out
+
+
+def unseal(target) -> None:
+    """Make the closed shadow roots of a page (or frame) readable as `host.shadowRoot` by scripts
+    of that page's main world: Playwright's evaluate, axe-core. Tests only (see the top)."""
+    cdp, done = _session(target)
+    tree = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    for root in _closed_roots(tree, []):
+        if root["backendNodeId"] in done:
+            continue
+        obj = cdp.send("DOM.resolveNode", {"backendNodeId": root["backendNodeId"]})["object"]
+        cdp.send("Runtime.callFunctionOn", {"objectId": obj["objectId"], "functionDeclaration": STASH_JS})
+        cdp.send("Runtime.releaseObject", {"objectId": obj["objectId"]})
+        done.add(root["backendNodeId"])
+
+
+def read_badges(page_or_frame, js: str, arg=None):
+    """`js` (a function of `arg`) evaluated in the page once its badges are unsealed."""
+    unseal(page_or_frame)
+    return page_or_frame.evaluate(js, arg)
+
+
 def badges(page_or_frame) -> list[dict]:
-    return page_or_frame.evaluate(BADGES_JS)
+    return read_badges(page_or_frame, BADGES_JS)
+
+
+def wait_badges(page_or_frame, js: str, arg=None, timeout_ms: int = 5000, what: str = ""):
+    """Wait until `js(arg)` (evaluated with the badges unsealed) is truthy; returns its value."""
+    deadline = time.time() + timeout_ms / 1000
+    while not (value := read_badges(page_or_frame, js, arg)):
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout_ms} ms waiting for {what or js}")
+        time.sleep(0.05)
+    return value
+
+
+def wait_settled(page_or_frame, n: int, timeout_ms: int = 60000) -> None:
+    """Wait until badges of at least `n` images are drawn and none is pending."""
+    wait_badges(page_or_frame, SETTLED_JS, n, timeout_ms, f"badges of {n} images, none pending")
+
+
+def popup_results(b, page, src: str | None = None, timeout: float = 5.0) -> list[dict]:
+    """The popup's rows for the tab of `page` (chrome.storage.session, saved in batches), once
+    there is one for `src` (or any)."""
+    key = f"results:{b.tab_id(page)}"
+    deadline = time.time() + timeout
+    while True:
+        rows = b.worker.evaluate("async (k) => (await chrome.storage.session.get(k))[k] || []", key)
+        if any(src in (None, r["src"]) for r in rows) or time.time() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def in_badge(page, src: str, fn: str, arg=None, index: int = 0):
+    """The JS function `fn(root, arg)` run on the shadow root of the `index`-th badge of `src`."""
+    return read_badges(page, IN_BADGE_JS.replace("FN", fn), [src, index, arg])
+
+
+def badge_point(page, src: str, sel: str, index: int = 0) -> dict:
+    at = in_badge(page, src, CENTRE_JS, sel, index)
+    assert at, f"no visible {sel!r} in badge {index} of {src}"
+    return at
+
+
+def click_in_badge(page, src: str, sel: str, index: int = 0) -> None:
+    """A real (trusted) click on the element `sel` of a badge of `src`, as a person's mouse does."""
+    at = badge_point(page, src, sel, index)
+    page.mouse.click(at["x"], at["y"])
+
+
+def hover_badge(page, src: str, sel: str = ".main", index: int = 0) -> None:
+    at = badge_point(page, src, sel, index)
+    page.mouse.move(at["x"], at["y"])
 
 
 # ---- what a result should look like ------------------------------------------------------------

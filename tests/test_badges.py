@@ -16,7 +16,18 @@ import pytest
 
 from facecheck.wording import SCOPE, probability_text
 from tests.colours import contrast, delta_e, seen_as
-from tests.e2e import badges, face_rects, open_page, overlap
+from tests.e2e import (
+    HOSTS_JS,
+    badges,
+    click_in_badge,
+    face_rects,
+    hover_badge,
+    in_badge,
+    open_page,
+    overlap,
+    read_badges,
+    wait_badges,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +76,7 @@ PAGES = {
 }
 
 # A badge's state as a person sees it (the host, its chip's parts and its details panel).
-STATE_JS = """(src) => [...document.querySelectorAll('[data-facecheck-verdict]')]
-  .filter((b) => b.dataset.facecheckSrc === src).map((b) => {
+STATE_JS = """(src) => HOSTS.filter(({box}) => box && box.dataset.src === src).map(({host: b}) => {
     const $ = (s) => b.shadowRoot.querySelector(s);
     const shown = (e) => !!e && e.checkVisibility() && e.getBoundingClientRect().width > 0;
     const detail = $('.detail');
@@ -75,10 +85,14 @@ STATE_JS = """(src) => [...document.querySelectorAll('[data-facecheck-verdict]')
             words: shown($('.words')), detailShown: shown(detail),
             detailRect: detail.getBoundingClientRect().toJSON(),
             label: $('.main').getAttribute('aria-label')};
-  })"""
+  })""".replace("HOSTS", HOSTS_JS)
+
+# No badge of `src` left (one not unsealed yet counts as still there).
+GONE_JS = """(src) => HOSTS.every(({box}) => box && box.dataset.src !== src)""".replace("HOSTS", HOSTS_JS)
 
 LIVE_JS = """() => { const h = document.querySelector('facecheck-live');
-  const r = h && h.shadowRoot.querySelector('[aria-live="polite"]'); return r ? r.textContent : null; }"""
+  const r = h && h.shadowRoot && h.shadowRoot.querySelector('[aria-live="polite"]');
+  return r ? r.textContent : null; }"""
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +102,14 @@ def pages(site):
 
 
 def state(page, src: str) -> dict:
-    [s] = page.evaluate(STATE_JS, src)
+    [s] = read_badges(page, STATE_JS, src)
     return s
 
 
 def wait_state(page, src: str, js_condition: str, timeout: int = 5000):
     """Wait until the (one) badge of `src` meets `js_condition` on STATE_JS's record `s`."""
-    page.wait_for_function(f"(src) => {{ const [s] = ({STATE_JS})(src); return !!s && ({js_condition}); }}",
-                           arg=src, timeout=timeout, polling=50)
+    wait_badges(page, f"(src) => {{ const [s] = ({STATE_JS})(src); return !!s && ({js_condition}); }}",
+                src, timeout, js_condition)
 
 
 def check(ext, page, sel: str) -> str:
@@ -168,16 +182,16 @@ def test_badge_goes_with_its_image(ext, site):
     swapped = check(ext, page, "#real")
     assert len(badges(page)) >= 2
     page.eval_on_selector("#fake", "i => i.remove()")
-    page.wait_for_function("(s) => !document.querySelector(`[data-facecheck-src=\"${s}\"]`)", arg=gone)
+    wait_badges(page, GONE_JS, gone)
     # The page shows another picture in the same <img> (an infinite feed recycling it).
     page.eval_on_selector("#real", "i => { i.src = '/img/fake3.jpg'; }")
-    page.wait_for_function("(s) => !document.querySelector(`[data-facecheck-src=\"${s}\"]`)", arg=swapped)
+    wait_badges(page, GONE_JS, swapped)
     # A srcset switch: the browser picks another candidate, another picture.
     small = check(ext, page, "#srcset")
     assert small.endswith("srcset-150.jpg")
     page.eval_on_selector("#srcset", "i => { i.sizes = '300px'; }")
     page.wait_for_function("() => document.querySelector('#srcset').currentSrc.endsWith('srcset-300.jpg')")
-    page.wait_for_function("(s) => !document.querySelector(`[data-facecheck-src=\"${s}\"]`)", arg=small)
+    wait_badges(page, GONE_JS, small)
     assert badges(page) == []
 
 
@@ -204,8 +218,7 @@ def test_compact_chip_on_an_avatar(ext, pages, reference):
 
     # Hovered, it unfolds to the headline, its details open, and both lie above every other badge
     # (the second avatar's badge came later, so it would otherwise be on top).
-    badge1 = page.locator(f'[data-facecheck-src="{src1}"]')
-    badge1.locator(".main").hover()
+    hover_badge(page, src1)
     wait_state(page, src1, "s.words && s.detailShown")
     s1, s2 = state(page, src1), state(page, src2)
     assert s1["z"] > s2["z"], (s1, s2)
@@ -216,15 +229,17 @@ def test_compact_chip_on_an_avatar(ext, pages, reference):
     assert both > 0, (d, s2)  # the page is laid out so that the details cover the second chip
     x = max(d["x"], s2["rect"]["x"]) + 2
     y = max(d["y"], s2["rect"]["y"]) + 2
-    assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).dataset.facecheckSrc", [x, y]) == src1
+    on_top = "([x, y]) => document.elementFromPoint(x, y).shadowRoot.querySelector('.badge').dataset.src"
+    assert read_badges(page, on_top, [x, y]) == src1
     page.mouse.move(700, 500)
     wait_state(page, src1, "!s.words && !s.detailShown")
 
     # The keyboard reaches the chip, shows a focus ring, and unfolds it too.
     page.keyboard.press("Tab")
-    focused = page.evaluate("""() => { const h = document.activeElement; const f = h.shadowRoot.activeElement;
-        const cs = getComputedStyle(f); return {src: h.dataset.facecheckSrc, cls: f.className,
-        outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth)}; }""")
+    focused = read_badges(page, """() => { const h = document.activeElement;
+        const f = h.shadowRoot.activeElement; const cs = getComputedStyle(f);
+        return {src: h.shadowRoot.querySelector('.badge').dataset.src, cls: f.className,
+                outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth)}; }""")
     assert focused["src"] == src1 and focused["cls"] == "main", focused
     assert focused["outline"] != "none" and focused["width"] >= 2, focused
     wait_state(page, src1, "s.words && s.detailShown")
@@ -232,33 +247,34 @@ def test_compact_chip_on_an_avatar(ext, pages, reference):
 
 # ---- details in plain words ----------------------------------------------------------------------
 
+# The status line under a badge's "This is wrong" (its text), for the badge of `src`.
+IN_STATUS_JS = """(src) => { const b = HOSTS.find(({box}) => box && box.dataset.src === src);
+  return b ? b.box.querySelector('.report-status').innerText : null; }""".replace("HOSTS", HOSTS_JS)
+
 def test_details_in_plain_words_and_this_is_wrong(ext, site):
     page = open_page(ext, f"{site.url}/faces.html")
     src = check(ext, page, "#fake")
     [b] = [x for x in badges(page) if x["src"] == src]
-    badge = page.locator(f'[data-facecheck-src="{src}"]')
-    badge.locator(".main").click()
-    detail = badge.locator(".detail")
-    text = detail.inner_text()
+    click_in_badge(page, src, ".main")
+    text = in_badge(page, src, "(r) => r.querySelector('.detail').innerText")
     assert probability_text(b["p"]) in text, (b["p"], text)
-    assert b["text"].endswith(detail.locator(".headline").inner_text()), b
+    assert b["text"].endswith(in_badge(page, src, "(r) => r.querySelector('.detail .headline').innerText")), b
     assert SCOPE in text
     # The engineer's figures are there, folded away.
-    summary = detail.locator("summary")
-    assert summary.inner_text() == "Technical details"
-    threshold_line = detail.locator("details p", has_text="Threshold:")
-    assert not threshold_line.is_visible()
-    summary.click()
-    assert threshold_line.is_visible() and "Model: " in detail.locator("details").inner_text()
+    assert in_badge(page, src, "(r) => r.querySelector('.detail summary').innerText") == "Technical details"
+    threshold_shown = """(r) => [...r.querySelectorAll('.detail details p')]
+        .some((p) => p.textContent.includes('Threshold:') && p.checkVisibility())"""
+    assert not in_badge(page, src, threshold_shown)
+    click_in_badge(page, src, ".detail summary")
+    assert in_badge(page, src, threshold_shown)
+    assert "Model: " in in_badge(page, src, "(r) => r.querySelector('.detail details').innerText")
 
-    button = detail.get_by_role("button", name="This is wrong")
-    button.click()
-    status = detail.locator(".report-status")
-    page.wait_for_function("(s) => document.querySelector(`[data-facecheck-src=\"${s}\"]`)"
-                           ".shadowRoot.querySelector('.report-status').textContent !== ''", arg=src)
-    said = status.inner_text()
+    assert in_badge(page, src, "(r) => r.querySelector('.report').textContent") == "This is wrong"
+    click_in_badge(page, src, ".report")
+    wait_badges(page, f"(s) => ({IN_STATUS_JS})(s) !== ''", src, 5000, "the report's status line")
+    said = read_badges(page, IN_STATUS_JS, src)
     assert said == "Reported \u2014 kept on this computer only; see FaceCheck options", said
-    assert button.is_disabled()
+    assert in_badge(page, src, "(r) => r.querySelector('.report').disabled")
     reports = ext.worker.evaluate("async () => (await chrome.storage.local.get('reports')).reports || []")
     assert len(reports) == 1, reports
     r = reports[0]
@@ -276,24 +292,23 @@ def test_alt_text_in_label_and_live_announcement(ext, pages):
     assert "Avatar of Ada Lovelace" in s["label"], s
     [b] = badges(page)
     headline = b["text"][b["text"].index(next(w for w in ("Likely", "Unsure") if w in b["text"])):]
-    page.wait_for_function(f"() => ({LIVE_JS})()?.includes({headline!r})", timeout=5000)
-    said = page.evaluate(LIVE_JS)
+    wait_badges(page, f"() => ({LIVE_JS})()?.includes({headline!r})", None, 5000, "the live region")
+    said = read_badges(page, LIVE_JS)
     assert said.startswith(f"FaceCheck: {headline}") and "Avatar of Ada Lovelace" in said, said
     # One live region per frame, however many results.
     check(ext, page, "#ava2")
     assert page.evaluate("() => document.querySelectorAll('facecheck-live').length") == 1
 
 
-LOOKS_JS = """() => [...document.querySelectorAll('[data-facecheck-verdict]')].map((b) => {
-  const box = b.shadowRoot.querySelector('.badge');
+LOOKS_JS = """() => HOSTS.map(({host: b, box}) => {
   const cs = getComputedStyle(box);
   const targets = [...b.shadowRoot.querySelectorAll('button, summary')].filter((e) => e.checkVisibility())
     .map((e) => { const r = e.getBoundingClientRect();
       return [e.className || e.localName, r.width, r.height]; });
-  return {verdict: b.dataset.facecheckVerdict, bg: cs.backgroundColor, fg: cs.color,
+  return {verdict: box.dataset.verdict, bg: cs.backgroundColor, fg: cs.color,
           radius: cs.borderTopLeftRadius, border: cs.borderTopStyle,
           icon: b.shadowRoot.querySelector('.icon').textContent, targets};
-})"""
+})""".replace("HOSTS", HOSTS_JS)
 
 # Every verdict's view, worded by the extension itself from made-up predictor results.
 VIEWS_JS = """() => {
@@ -319,7 +334,7 @@ def test_every_verdict_readable_and_distinct(ext, site):
         drawn = ext.worker.evaluate("""([tabId, src, view]) => chrome.tabs.sendMessage(tabId,
             {type: 'facecheck-result', src, view}, {frameId: 0})""", [ext.tab_id(page), src, view])
         assert drawn["drawn"] == 1, (sel, drawn)
-    looks = {x["verdict"]: x for x in page.evaluate(LOOKS_JS)}
+    looks = {x["verdict"]: x for x in read_badges(page, LOOKS_JS)}
     assert set(looks) == {"fake", "unsure", "real", "no-face", "error"}, looks
     rgb = {v: tuple(int(float(n)) for n in re.findall(r"[\d.]+", x["bg"])[:3]) for v, x in looks.items()}
     for v, x in looks.items():

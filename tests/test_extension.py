@@ -29,16 +29,22 @@ import pytest
 
 from facecheck.wording import rule_percent
 from tests.e2e import (
-    SETTLED_JS,
+    HOSTS_JS,
+    VERDICTS_JS,
     Browser,
     assert_matches_python,
     badges,
+    click_in_badge,
     face_rects,
+    in_badge,
     open_page,
     overlap,
+    popup_results,
     shipped_contract,
     ui_band,
     ui_verdict,
+    wait_badges,
+    wait_settled,
 )
 from tests.helpers import ROOT, band_around, band_verdict
 
@@ -102,14 +108,14 @@ def test_badge_detail_and_close(ext, site):
     page = open_page(ext, f"{site.url}/faces.html")
     src = page.eval_on_selector("#fake", "i => i.currentSrc")
     ext.check(page, src)
-    badge = page.locator(f'[data-facecheck-src="{src}"]')
-    detail = badge.locator(".detail")
-    assert not detail.is_visible()
-    badge.locator(".main").click()  # click pins the detail open (hover shows it too)
-    assert detail.is_visible() and "Probability generated" in detail.inner_text()
-    assert badge.locator(".main").get_attribute("aria-expanded") == "true"
-    badge.locator(".close").click()
-    assert page.locator("[data-facecheck-verdict]").count() == 0
+    detail_js = ("(r) => { const d = r.querySelector('.detail'); "
+                 "return d.checkVisibility() ? d.innerText : ''; }")
+    assert in_badge(page, src, detail_js) == ""
+    click_in_badge(page, src, ".main")  # click pins the detail open (hover shows it too)
+    assert "Probability generated" in in_badge(page, src, detail_js)
+    assert in_badge(page, src, "(r) => r.querySelector('.main').getAttribute('aria-expanded')") == "true"
+    click_in_badge(page, src, ".close")
+    assert page.locator("facecheck-badge").count() == 0
 
 
 def test_several_faces(detector_browser, site, detector_reference):
@@ -169,6 +175,8 @@ def test_cross_origin_srcset_and_frame(ext, site, reference):
 
 
 def test_broken_and_corrupt_images(ext, site):
+    """A failed check's badge says "Could not check" and where to read why; the reason itself
+    stays with the extension (the popup's row), never in the page (tests/test_hostile_page.py)."""
     page = open_page(ext, f"{site.url}/faces.html")
     for sel, why in (("#broken", "HTTP 404"), ("#corrupt", "decode")):
         src = page.eval_on_selector(sel, "i => i.src")
@@ -176,7 +184,10 @@ def test_broken_and_corrupt_images(ext, site):
         assert out["drawn"] == 1
         [b] = [x for x in badges(page) if x["src"] == src]
         assert b["verdict"] == "error" and b["p"] is None, b
-        assert "Could not check" in b["text"] and why in b["detail"], b
+        assert "Could not check" in b["text"] and "FaceCheck popup" in b["detail"], b
+        assert why not in b["detail"] and "Reason" not in b["detail"], b
+        [row] = [r for r in popup_results(ext, page, src) if r["src"] == src]
+        assert why in row["reason"], row
     ext.errors.clear()
 
 
@@ -186,11 +197,13 @@ def test_too_small_picture_is_not_guessed(ext, site):
     assert ext.check(page, src)["drawn"] == 1
     [b] = [x for x in badges(page) if x["src"] == src]
     assert b["verdict"] == "too-small" and b["p"] is None and "Too small" in b["text"], b
-    assert "12x12" in b["detail"], b
+    assert "12x12" not in b["detail"], b  # the popup says why, not the page
+    [row] = popup_results(ext, page, src)
+    assert "12x12" in row["reason"], row
 
 
 def scan_and_wait(b: Browser, page, n: int, timeout_ms: int = 60000):
-    page.wait_for_function(SETTLED_JS, arg=n, timeout=timeout_ms, polling=100)
+    wait_settled(page, n, timeout_ms)
 
 
 def test_page_scan_with_lazy_and_added_images(ext, site, reference):
@@ -436,10 +449,10 @@ def test_service_worker_stopped_and_woken(ext, site, reference):
         i.id = 'slow'; i.onload = done; i.src = src; document.body.append(i); })""", slow)
     ext.worker.evaluate("""async ([tabId, info]) => { checkFace(info, await chrome.tabs.get(tabId)); }""",
                         [ext.tab_id(page), {"menuItemId": "check-face", "srcUrl": slow, "frameId": 0}])
-    page.wait_for_selector(f'[data-facecheck-src="{slow}"][data-facecheck-verdict="pending"]')
+    wait_badges(page, f"(src) => ({VERDICTS_JS})(src).includes('pending')", slow, 10000, "a pending badge")
     ext.stop_worker(page)
-    page.wait_for_function(f"""() => [...document.querySelectorAll('[data-facecheck-src="{slow}"]')]
-        .every((b) => b.dataset.facecheckVerdict !== 'pending')""", timeout=10000)
+    answered = f"(s) => {{ const v = ({VERDICTS_JS})(s); return v.length && !v.includes('pending'); }}"
+    wait_badges(page, answered, slow, 10000, "the pending badge to be answered")
     [b] = [x for x in badges(page) if x["src"] == slow]
     assert b["verdict"] == "error" and b["p"] is None and "interrupted" in b["detail"], b
     assert "Could not check" in b["text"], b
@@ -448,7 +461,8 @@ def test_service_worker_stopped_and_woken(ext, site, reference):
     opts.evaluate("chrome.runtime.sendMessage({type: 'facecheck-ping'})")
     scan = open_page(ext, f"{site.url}/scan.html")
     ext.worker.evaluate(f"toggleScan({ext.tab_id(scan)})")
-    scan.wait_for_selector('[data-facecheck-verdict="pending"]')
+    wait_badges(scan, f"() => {HOSTS_JS}.some((b) => b.box && b.box.dataset.verdict === 'pending')",
+                timeout_ms=10000, what="a pending badge")
     ext.stop_worker(scan)
     scan_and_wait(ext, scan, 9)
 

@@ -23,7 +23,7 @@ import pytest
 from facecheck.wording import headline, pct, probability_text
 from tests.badge_page import check_on_drop_page, drop_page_server, open_details, show_image
 from tests.browser import launch_chromium
-from tests.e2e import TOL_P, badges, open_page
+from tests.e2e import HOSTS_JS, TOL_P, badges, open_page, read_badges
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
@@ -34,10 +34,9 @@ GENERATED_PCT = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*generated|generated\W{1,3}(\d
 CODE_WITH_NUMBER = re.compile(r"\b(fake|real|no-face|too-small)\s+\d|\d\s+(fake|real|no-face|too-small)\b")
 
 # The visible text of each badge of `src` (what innerText gives: hidden parts left out).
-BADGE_TEXT_JS = """(src) => [...document.querySelectorAll('[data-facecheck-verdict]')]
-  .filter((h) => h.dataset.facecheckSrc === src)
-  .map((h) => [...h.shadowRoot.children].filter((e) => e.tagName !== 'STYLE')
-    .map((e) => e.innerText).join('\\n'))"""
+BADGE_TEXT_JS = """(src) => HOSTS.filter(({box}) => box && box.dataset.src === src)
+  .map(({host: h}) => [...h.shadowRoot.children].filter((e) => e.tagName !== 'STYLE')
+    .map((e) => e.innerText).join('\\n'))""".replace("HOSTS", HOSTS_JS)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +104,7 @@ def test_one_result_reads_the_same_everywhere(ext, site, reference, page_server,
     assert b["verdict"] == "fake" and abs(b["p"] - p) <= TOL_P, (b, py)
     assert pct(b["p"]) == pct(p), f"the browser's p_fake {b['p']} rounds apart from Python's {p}"
     open_details(page, src)
-    [text] = page.evaluate(BADGE_TEXT_JS, src)
+    [text] = read_badges(page, BADGE_TEXT_JS, src)
     assert_says("the badge", text, b["p"])
 
     # The popup's row for it.

@@ -16,7 +16,7 @@ import re
 import pytest
 
 from facecheck import wording
-from tests.e2e import SETTLED_JS, badges, open_page
+from tests.e2e import badges, open_page, wait_settled
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def open_popup(ext, page):
 
 def settled(page, n: int, timeout_ms: int = 60000):
     """Wait until badges of at least `n` images are drawn and none is pending."""
-    page.wait_for_function(SETTLED_JS, arg=n, timeout=timeout_ms, polling=100)
+    wait_settled(page, n, timeout_ms)
 
 
 def name_of(src: str) -> str:

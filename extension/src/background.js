@@ -44,6 +44,8 @@
  * @typedef {import('./settings.js').View} View
  * @typedef {object} ScanState  a tab's scan mode (chrome.storage.session `scan:TAB`)
  * @property {boolean} on
+ * @property {string} site  the site (origin) the tab showed when it was set: it holds there only,
+ *   and a tab that goes to another site starts again as a new tab would (siteOf())
  * @property {number} images  images sent for checking so far
  * @property {Record<string, number>} [skipped]  frameId -> images skipped as smaller than minSize
  * @property {number} [minSize]  the minimum the scanners use (px, either side)
@@ -175,6 +177,8 @@ async function flush() {
   }
 }
 
+const SERVER_NOT_USED = 'Your FaceCheck server was not used; checked in the browser instead.';
+
 /** Results go to the frame that shows the image; content.js answers once the badges are drawn.
  * @param {number} tabId
  * @param {number} frameId
@@ -182,7 +186,13 @@ async function flush() {
  * @param {View} view
  * @returns {Promise<Drawn>} */
 async function deliver(tabId, frameId, src, view) {
-  const { thumb, ...page } = view; // the page does not need the thumbnail
+  // What goes into the page's process is what the badge shows, no more: not the thumbnail, and
+  // no failure reason ("HTTP 401", "network error", an image's size), which would make the
+  // extension a login probe and port scanner for the page. The popup's row keeps the reason
+  // (remember()); a server note is said in general words.
+  const { thumb, reason, note, ...shown } = view;
+  /** @type {View} */
+  const page = note ? { ...shown, note: SERVER_NOT_USED } : shown;
   /** @type {ResultMessage} */
   const message = { type: 'facecheck-result', src, view: page };
   try {
@@ -242,28 +252,57 @@ async function storedScan(tabId) {
   return /** @type {ScanState | undefined} */ ((await chrome.storage.session.get(key))[key]);
 }
 
-/** A tab never scanned: scan mode as the options say, nothing sent.
- * @returns {Promise<ScanState>} */
-const newScan = async () => ({ on: (await FaceCheckSettings.load()).scanByDefault, images: 0 });
-
-/** @param {number} tabId
- * @returns {Promise<ScanState>} */
-async function scanState(tabId) {
-  return (await storedScan(tabId)) || newScan();
+/** Scan mode's "site": a page's origin (scheme, host, port); a page without one (file:, data:)
+ * is a site of its own; '' when the tab's address is not ours to know (chrome:// pages).
+ * @param {string | undefined} url */
+function siteOf(url) {
+  try {
+    const { origin } = new URL(url || '');
+    return origin === 'null' ? String(url).split('#')[0] : origin;
+  } catch {
+    return '';
+  }
 }
 
-/** Change a tab's scan state (see serialised()).
+/** The site the tab shows now.
+ * @param {number} tabId */
+async function tabSite(tabId) {
+  try {
+    return siteOf((await chrome.tabs.get(tabId)).url);
+  } catch {
+    return '';
+  }
+}
+
+/** A tab never scanned on this site: scan mode as the options say, nothing sent.
+ * @param {string} site
+ * @returns {Promise<ScanState>} */
+const newScan = async (site) => ({ on: (await FaceCheckSettings.load()).scanByDefault, images: 0, site });
+
+/** A tab's scan state on the site it shows (a state set on another site does not count).
+ * @param {number} tabId
+ * @returns {Promise<ScanState>} */
+async function scanState(tabId) {
+  const [stored, site] = await Promise.all([storedScan(tabId), tabSite(tabId)]);
+  return stored && stored.site === site ? stored : newScan(site);
+}
+
+/** Change a tab's scan state (see serialised()). `stored`: it was set on this site; a state of
+ * another site is replaced by a new tab's, changed or not.
  * @param {number} tabId
  * @param {(state: ScanState, stored: boolean) => ScanState | null} change
+ * @param {string} [site]  the site the tab shows (default: asked of chrome.tabs)
  * @returns {Promise<ScanState>} */
-async function updateScan(tabId, change) {
-  /** @type {{state: ScanState, stored: boolean}} */
+async function updateScan(tabId, change, site) {
+  /** @type {{state: ScanState, stored: boolean, stale: boolean}} */
   const box = await serialised(async () => {
-    const stored = await storedScan(tabId);
-    return { state: stored || (await newScan()), stored: Boolean(stored) };
-  }, async ({ state }) => chrome.storage.session.set({ [`scan:${tabId}`]: state }), ({ state, stored }) => {
+    const [raw, here] = await Promise.all([storedScan(tabId), site ?? tabSite(tabId)]);
+    const own = raw && raw.site === here ? raw : undefined;
+    return { state: own || (await newScan(here)), stored: Boolean(own), stale: Boolean(raw && !own) };
+  }, async ({ state }) => chrome.storage.session.set({ [`scan:${tabId}`]: state }), ({ state, stored, stale }) => {
     const next = change(state, stored);
-    return next && { state: next, stored: true };
+    if (next) return { state: next, stored: true, stale: false };
+    return stale ? { state, stored: true, stale: false } : null;
   });
   return box.state;
 }
@@ -273,8 +312,8 @@ async function updateScan(tabId, change) {
  * @param {number} tabId
  * @returns {Promise<ScanAnswer>} */
 async function injectScanner(tabId) {
-  // When the page itself is off limits (chrome:// pages, the Web Store), scan mode stays on for
-  // the tab's next page, and the popup says why nothing happens here.
+  // When the page itself is off limits (the Web Store), the popup says why nothing happens here;
+  // scan mode stays on for this site only.
   try {
     await inject({ tabId, allFrames: true }, [...BADGE_SCRIPTS, 'src/scanner.js']);
     return { on: true };
@@ -287,12 +326,14 @@ async function injectScanner(tabId) {
  * @param {boolean} on
  * @returns {Promise<ScanAnswer>} */
 async function setScan(tabId, on) {
-  await updateScan(tabId, () => ({ on, images: 0 }));
-  if (!on) {
+  // On for the site shown now; never for a page whose address is not ours to know (no access to
+  // the site, chrome:// pages): such a state could not tell one site from another.
+  const state = await updateScan(tabId, (s) => ({ on: on && s.site !== '', images: 0, site: s.site }));
+  if (!state.on) {
     /** @type {ScanOffMessage} */
     const off = { type: 'facecheck-scan-off' };
     chrome.tabs.sendMessage(tabId, off).catch(() => {});
-    return { on };
+    return on ? { on: false, error: 'FaceCheck cannot read this page, so scan mode stays off here.' } : { on };
   }
   return injectScanner(tabId);
 }
@@ -367,14 +408,16 @@ chrome.commands.onCommand.addListener((command, tab) => {
   onCommand(command, tab).catch((e) => console.error('FaceCheck:', e));
 });
 
-chrome.tabs.onUpdated.addListener((tabId, change) => {
+chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
   if (change.status === 'loading') {
     unsaved.delete(tabId);
     chrome.storage.session.remove(`results:${tabId}`);
-    // A new page: nothing on it is skipped yet (only for tabs that were ever scanned).
-    updateScan(tabId, (s, stored) => (stored && s.skipped ? { ...s, skipped: {} } : null)).catch(() => {});
+    // A new page: nothing on it is skipped yet. On another site, scan mode is as in a new tab
+    // (off, unless the options turn it on everywhere): it never follows the tab to another site.
+    const site = siteOf(change.url || tab.pendingUrl || tab.url);
+    updateScan(tabId, (s, stored) => (stored && s.skipped ? { ...s, skipped: {} } : null), site).catch(() => {});
   } else if (change.status === 'complete') {
-    // Scan mode stays on across navigations in the tab (or starts there if on by default).
+    // Scan mode stays on across navigations within its site (or starts there if on by default).
     scanState(tabId).then((s) => (s.on ? setScan(tabId, true) : null)).catch(() => {});
   }
 });

@@ -16,17 +16,21 @@
  * swap); in scan mode scanner.js then checks the new picture. Scrolls (of any element), resizes,
  * DOM and style changes, transitions and intersection changes re-place badges once per frame.
  *
- * Each badge is a <facecheck-badge> element carrying data-facecheck-src / -verdict / -p (the
- * view's p_fake) / -model-verdict (public: docs/extension.md) for tests and users' tooling; its
- * look lives in an open shadow root (`.main` the chip, `.detail` the details panel) so page styles
- * cannot break it, and page styles never see ours. Results are announced to screen readers in one
- * polite live region per frame (<facecheck-live>).
+ * Every page is hostile (docs/threat-model-page.md): it may neither read what the extension
+ * learnt nor press its buttons. Each badge is a bare <facecheck-badge> element whose content
+ * lives in a CLOSED shadow root (`.badge` the chip, carrying data-src / -verdict / -p (the view's
+ * p_fake) / -model-verdict for the tests' CDP access; `.main` its toggle, `.detail` the details
+ * panel): page scripts get `shadowRoot === null`, page styles cannot break it, and ours never leak
+ * out. The service worker sends no failure reason (background.js deliver()): an error badge says
+ * "Could not check" and points at the popup. Every handler acts on trusted (user) events only.
+ * Results are announced to screen readers in one polite live region per frame (<facecheck-live>,
+ * closed too).
  */
 
 /**
  * @typedef {object} Badge  a badge in the page
  * @property {HTMLElement} host  the <facecheck-badge> element
- * @property {HTMLElement} chip  its visible body (in the shadow root)
+ * @property {HTMLElement} chip  its visible body (in the closed shadow root)
  * @property {HTMLElement} detail  its details panel
  * @property {HTMLImageElement} img  the image it belongs to
  * @property {string} src  the address checked
@@ -62,6 +66,8 @@
   const Z = Z_TOP - 1;
   const JUDGED = ['fake', 'unsure', 'real'];
   const REPORTED = 'Reported \u2014 kept on this computer only; see FaceCheck options';
+  // Why a check failed is the popup's to say: the page never gets the reason.
+  const SEE_POPUP = 'The reason is in the FaceCheck popup (its toolbar button).';
   /** @type {Set<Badge>} */
   const badges = new Set();
 
@@ -83,7 +89,7 @@
 
   const STYLE = `
     :host { all: initial; }
-    .badge { position: relative; display: inline-flex; align-items: stretch; box-sizing: border-box;
+    .badge { --tail-x: 50%; position: relative; display: inline-flex; align-items: stretch; box-sizing: border-box;
       font: 600 13px/1.2 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
       border: 2px solid #fff; border-radius: 6px; box-shadow: 0 0 0 1px #000, 0 2px 6px rgba(0,0,0,.45);
       white-space: nowrap; }
@@ -92,7 +98,7 @@
     .unsure { --bg: #ffc20a; background: var(--bg); color: #111; border-style: dashed; border-color: #111; }
     .neutral { --bg: #e3e3e3; background: var(--bg); color: #111; }
     /* Outside its picture (a tight list of avatars), a tail points at the face it is about. */
-    .badge[data-outside]::after { content: ''; position: absolute; left: var(--tail-x, 50%);
+    .badge[data-outside]::after { content: ''; position: absolute; left: var(--tail-x);
       margin-left: -5px; border: 5px solid transparent; pointer-events: none; }
     .badge[data-outside=above]::after { top: calc(100% + 2px); border-bottom-width: 0; border-top-color: var(--bg); }
     .badge[data-outside=below]::after { bottom: calc(100% + 2px); border-top-width: 0; border-bottom-color: var(--bg); }
@@ -142,7 +148,7 @@
   const liveRegion = el('div');
   liveRegion.setAttribute('role', 'status');
   liveRegion.setAttribute('aria-live', 'polite');
-  liveHost.attachShadow({ mode: 'open' }).append(liveRegion);
+  liveHost.attachShadow({ mode: 'closed' }).append(liveRegion);
   document.documentElement.appendChild(liveHost);
   const KEEP_SAID = 5; // the region keeps the last few announcements; each new one is added
 
@@ -191,8 +197,9 @@
     const p = face ? face.p_fake : view.p_fake;
     if (typeof p === 'number') lines.push(FaceCheckSettings.probabilityText(p));
     else if (face) lines.push('This face is too small to judge.');
-    if (view.reason) lines.push(`Reason: ${view.reason}.`);
+    // (No view.reason: the worker keeps it from the page. A note is the extension's own words.)
     if (view.note) lines.push(view.note);
+    else if (!face && (view.verdict === 'error' || view.verdict === 'too-small')) lines.push(SEE_POPUP);
     if (view.ranOn) lines.push(view.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');
     return lines;
   }
@@ -206,6 +213,7 @@
     button.addEventListener('click', async (e) => {
       e.preventDefault();
       e.stopPropagation();
+      if (!e.isTrusted) return; // a person's click, never a script's
       button.disabled = true;
       /** @type {{ok?: boolean, error?: string} | undefined} */
       let answer;
@@ -258,14 +266,12 @@
    * @param {HTMLElement} detail
    * @returns {{host: HTMLElement, chip: HTMLElement}} */
   function makeBadge(spec, detail) {
-    const host = el(TAG);
-    host.setAttribute('data-facecheck-src', spec.src);
-    host.setAttribute('data-facecheck-verdict', spec.verdict);
-    host.setAttribute('data-facecheck-p', typeof spec.p === 'number' ? spec.p.toFixed(4) : '');
-    host.setAttribute('data-facecheck-model-verdict', spec.modelVerdict || spec.verdict);
+    const host = el(TAG); // nothing on it says what the badge says
     host.style.cssText = `all: initial; position: absolute; z-index: ${Z}; left: 0; top: 0;`;
     const look = LOOK[spec.verdict] || LOOK.error;
     const box = el('div', `badge ${look.cls}`);
+    Object.assign(box.dataset, { src: spec.src, verdict: spec.verdict, modelVerdict: spec.modelVerdict || spec.verdict,
+      p: typeof spec.p === 'number' ? spec.p.toFixed(4) : '' });
     box.setAttribute('role', 'group');
     box.setAttribute('aria-label', `FaceCheck result for ${spec.alt || 'this image'}`);
     const main = el('button', 'main');
@@ -278,7 +284,7 @@
     close.setAttribute('aria-label', 'Remove this FaceCheck badge');
     box.append(main, close, detail);
     const style = el('style', '', STYLE);
-    host.attachShadow({ mode: 'open' }).append(style, box);
+    host.attachShadow({ mode: 'closed' }).append(style, box);
     return { host, chip: box };
   }
 
@@ -319,26 +325,44 @@
     fitDetail(b);
   }
 
+  /* Only a person presses a badge: events a script made (`click()`, dispatchEvent: isTrusted
+   * false) are stopped before any control sees them, their default actions (a <summary>'s
+   * toggle) cancelled, and every handler checks again. */
+  const SCRIPTED = ['click', 'auxclick', 'dblclick', 'mousedown', 'mouseup', 'pointerdown', 'pointerup',
+    'keydown', 'keyup', 'keypress'];
+  /** @param {Event} e */
+  function refuseScripted(e) {
+    if (e.isTrusted) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }
+  /** `handler`, for trusted events only.
+   * @template {Event} E
+   * @param {(e: E) => void} handler
+   * @returns {(e: E) => void} */
+  const trusted = (handler) => (e) => { if (e.isTrusted) handler(e); };
+
   /** @param {Badge} b */
   function wire(b) {
     const box = b.chip;
+    for (const type of SCRIPTED) box.addEventListener(type, refuseScripted, true);
     const stop = (/** @type {Event} */ e) => { e.preventDefault(); e.stopPropagation(); };
-    box.querySelector('.main')?.addEventListener('click', (e) => {
+    box.querySelector('.main')?.addEventListener('click', trusted((e) => {
       stop(e); // not the page's click: a badge often lies over a link
       setOpen(b, !box.classList.contains('open'));
-    });
-    box.querySelector('.close')?.addEventListener('click', (e) => { stop(e); removeBadge(b); });
-    box.addEventListener('mouseenter', () => setShown(b, true));
-    box.addEventListener('mouseleave', () => setShown(b, box.matches(':focus-within')));
-    box.addEventListener('focusin', () => setShown(b, true));
-    box.addEventListener('focusout', (e) => {
+    }));
+    box.querySelector('.close')?.addEventListener('click', trusted((e) => { stop(e); removeBadge(b); }));
+    box.addEventListener('mouseenter', trusted(() => setShown(b, true)));
+    box.addEventListener('mouseleave', trusted(() => setShown(b, box.matches(':focus-within'))));
+    box.addEventListener('focusin', trusted(() => setShown(b, true)));
+    box.addEventListener('focusout', trusted((e) => {
       if (!box.contains(/** @type {Node | null} */ (e.relatedTarget))) setShown(b, box.matches(':hover'));
-    });
-    box.addEventListener('keydown', (e) => {
+    }));
+    box.addEventListener('keydown', trusted((e) => {
       if (e.key !== 'Escape') return;
       setOpen(b, false);
       setShown(b, false);
-    });
+    }));
   }
 
   // ---- where badges go, and whether they show --------------------------------------------------
@@ -585,7 +609,7 @@
         if (retry) retry(src);
         else {
           draw(src, { verdict: 'error', modelVerdict: 'error', p_fake: null, label: 'Could not check', faces: [],
-            reason: 'the check was interrupted because the extension restarted; please try again' });
+            note: 'The check was interrupted because the extension restarted; please try again.' });
         }
       }
     });

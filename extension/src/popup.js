@@ -156,7 +156,7 @@
     const tabId = await currentTabId();
     const settings = await FaceCheckSettings.load();
     say('hint', `Checks every visible image at least ${settings.minImageSize} px on a side, and images ` +
-      'added later, until turned off.');
+      'added later, until turned off or the tab leaves this site.');
     const [cmd] = (await chrome.commands.getAll()).filter((c) => c.name === 'toggle-scan');
     if (cmd && cmd.shortcut) $('hint').textContent += ` Shortcut: ${cmd.shortcut}.`;
     say('scope', FaceCheckSettings.SCOPE);
@@ -166,7 +166,9 @@
     const render = async () => {
       const got = await chrome.storage.session.get(keys);
       const scan = /** @type {ScanState | undefined} */ (got[keys[0]]);
-      showScan(scan ? scan.on : settings.scanByDefault); // (a tab never toggled: the options' default)
+      // (A tab never toggled: the options' default. The worker resets a tab that goes to another
+      // site to that default as the new page starts loading: scan mode is set per site.)
+      showScan(scan ? scan.on : settings.scanByDefault);
       showResults(/** @type {ResultEntry[] | undefined} */ (got[keys[1]]) || [], scan, tabId, settings.minImageSize);
     };
     $('scan').addEventListener('click', () => {
