@@ -51,6 +51,8 @@ def scan_parser() -> argparse.ArgumentParser:
                     help="also check again the pictures of the extension's exported reports "
                     "(options page, Export as CSV) that are files on this machine (file:// URLs or "
                     "paths, relative to the CSV's folder); web addresses are skipped and counted. "
+                    "Only regular files under the CSV's folder or a PATH given here are read (at "
+                    "most 64 MiB each); any other path is that row's error. "
                     "The table shows what was reported beside the new result, --json the whole "
                     "report (repeatable)")
     ap.add_argument("--csv", metavar="OUT.csv", help="write one row per image: " + ",".join(CSV_COLUMNS))
@@ -131,7 +133,10 @@ def scan(argv=None) -> int:
     if isinstance(gathered, int):
         return gathered
     files, reported = gathered
-    result = _scan_on_server(args, files) if args.server else _scan_here(args, files)
+    # A reported picture is read through its report's checks (facecheck/reports.py), never by path.
+    readers = {i: report.read for i, report in reported.items()}
+    result = (_scan_on_server(args, files, readers) if args.server
+              else _scan_here(args, files, readers))
     if isinstance(result, int):
         return result
     rows, model = result
@@ -151,7 +156,7 @@ def _gather(args) -> tuple[list[Path], dict] | int:
     web = 0
     for name in args.reports or []:
         try:
-            reports, skipped = read_reports(name)
+            reports, skipped = read_reports(name, trusted=tuple(args.paths))
         except (OSError, ValueError, UnicodeDecodeError) as e:
             why = e.strerror if isinstance(e, OSError) and e.strerror else e
             print(f"facecheck scan: cannot read the reports {name}: {why}", file=sys.stderr)
@@ -166,7 +171,7 @@ def _gather(args) -> tuple[list[Path], dict] | int:
     return files, reported
 
 
-def _scan_on_server(args, files: list[Path]) -> tuple[list[dict], dict] | int:
+def _scan_on_server(args, files: list[Path], readers: dict) -> tuple[list[dict], dict] | int:
     """Rows judged by a running `facecheck serve` (no TensorFlow in this process)."""
     from tqdm import tqdm
 
@@ -177,7 +182,8 @@ def _scan_on_server(args, files: list[Path]) -> tuple[list[dict], dict] | int:
         # Asked first, so that a server that is not there is one line, not a broken progress bar.
         info = client.model()
         with tqdm(total=len(files), desc="scan", unit="img", file=sys.stderr, disable=args.quiet) as bar:
-            return scan_files(client, files, batch_size=args.batch_size, progress=bar.update, info=info)
+            return scan_files(client, files, batch_size=args.batch_size, progress=bar.update, info=info,
+                              readers=readers)
     except ServerUnreachable as e:
         print(f"{e}. {SERVER_HINT}", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -186,8 +192,9 @@ def _scan_on_server(args, files: list[Path]) -> tuple[list[dict], dict] | int:
         return EXIT_REFUSED
 
 
-def _scan_here(args, files: list[Path]) -> tuple[list[dict], dict]:
-    """Rows judged in this process, a batch of decoded images per model call."""
+def _scan_here(args, files: list[Path], readers: dict) -> tuple[list[dict], dict]:
+    """Rows judged in this process, a batch of decoded images per model call. `readers`: {row
+    index: a function giving that file's bytes} for the files to read through it, not by path."""
     if not args.quiet:
         print("Loading model...", file=sys.stderr, flush=True)
     import_tensorflow()
@@ -207,10 +214,10 @@ def _scan_here(args, files: list[Path]) -> tuple[list[dict], dict]:
                 rows[i].update(res)
             pending.clear()
 
-    for path in tqdm(files, desc="scan", unit="img", file=sys.stderr, disable=args.quiet):
+    for i, path in enumerate(tqdm(files, desc="scan", unit="img", file=sys.stderr, disable=args.quiet)):
         rows.append({"path": str(path)})
         try:
-            pending.append((len(rows) - 1, load_image(path)))
+            pending.append((i, load_image(readers[i]() if i in readers else path)))
         except ImageError as e:
             rows[-1].update(error_result(e))
         if len(pending) >= args.batch_size:

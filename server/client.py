@@ -107,20 +107,26 @@ class Client:
 
 
 def scan_files(server: str | Client, files: Iterable[Path], batch_size: int = 64, token: str | None = None,
-               progress: Callable[[int], None] | None = None,
-               info: dict | None = None) -> tuple[list[dict], dict]:
+               progress: Callable[[int], None] | None = None, info: dict | None = None,
+               readers: dict[int, Callable[[], bytes]] | None = None) -> tuple[list[dict], dict]:
     """Rows like a local scan ({"path", "faces", "p_fake", "verdict", "error"?}) and the model brief.
-    `server`: its URL or a Client; `info`: its GET /model answer when the caller already has it."""
+    `server`: its URL or a Client; `info`: its GET /model answer when the caller already has it;
+    `readers`: {index in files: a function giving its bytes} for files not to be read by path
+    (a reports CSV's pictures: facecheck.reports.Report.read)."""
     client = server if isinstance(server, Client) else Client(server, token=token)
     info = info or client.model()
     rows: list[dict] = []
     pending = PendingRequest(client, info["limits"], batch_size, rows, progress)
-    for path in files:
+    readers = readers or {}
+    for i, path in enumerate(files):
         rows.append({"path": str(path)})
         try:
-            data = Path(path).read_bytes()
+            data = readers[i]() if i in readers else Path(path).read_bytes()
         except OSError as e:
             rows[-1].update(error_result(f"cannot read file: {e.strerror or e}"))
+            continue
+        except ImageError as e:
+            rows[-1].update(error_result(e))
             continue
         if len(data) > pending.room:
             rows[-1].update(error_result(f"file too large for the server: {len(data):,} bytes "
