@@ -293,7 +293,9 @@ def open_page(b: Browser, url: str):
 
 # ---- getting into the badges (tests only) -------------------------------------------------------
 
-# page or frame -> (its CDP session, the backend node ids of the roots already unsealed)
+# page or frame -> (its CDP session, {"doc": its document, "ids": backend node ids of the roots
+# already unsealed in it}). Backend node ids are unique within a renderer process only: a new
+# document (another process after a cross-site navigation) starts a new set.
 _sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -309,7 +311,7 @@ def _session(target):
                 cdp = target.page.context.new_cdp_session(target)  # an out-of-process frame
             except Exception:  # noqa: BLE001 - a frame in its page's process: the page's session
                 cdp = _session(target.page)[0]
-        _sessions[target] = (cdp, set())
+        _sessions[target] = (cdp, {"doc": None, "ids": set()})
     return _sessions[target]
 
 
@@ -330,13 +332,15 @@ def unseal(target) -> None:
     of that page's main world: Playwright's evaluate, axe-core. Tests only (see the top)."""
     cdp, done = _session(target)
     tree = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    if done["doc"] != (tree["backendNodeId"], tree.get("documentURL")):
+        done.update(doc=(tree["backendNodeId"], tree.get("documentURL")), ids=set())
     for root in _closed_roots(tree, []):
-        if root["backendNodeId"] in done:
+        if root["backendNodeId"] in done["ids"]:
             continue
         obj = cdp.send("DOM.resolveNode", {"backendNodeId": root["backendNodeId"]})["object"]
         cdp.send("Runtime.callFunctionOn", {"objectId": obj["objectId"], "functionDeclaration": STASH_JS})
         cdp.send("Runtime.releaseObject", {"objectId": obj["objectId"]})
-        done.add(root["backendNodeId"])
+        done["ids"].add(root["backendNodeId"])
 
 
 def read_badges(page_or_frame, js: str, arg=None):
