@@ -12,17 +12,40 @@ STAGE1 ?= runs/facecheck-v2-stage1
 
 NODE_STAMP := extension/node_modules/.installed
 
-.PHONY: setup run test lint train finetune floors train-reference evaluate benchmark benchmark-extension ship export extension clean
+.PHONY: setup run test lint train finetune floors train-reference evaluate benchmark benchmark-extension ship export extension lock clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): pyproject.toml
+## Every Python package comes from requirements/lock.txt, pinned with its sha256 (pip refuses any
+## file whose hash is not there), and pip itself from requirements/pip.txt; the project goes in
+## last, editable, with no dependencies and no build environment of its own. `make lock` updates
+## the lock after a change to pyproject.toml (docs/supply-chain.md).
+$(STAMP): pyproject.toml requirements/lock.txt requirements/pip.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "FaceCheck needs Python 3.11 (TensorFlow 2.19); set PYTHON=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,export,scale]'
+	$(BIN)/pip install -q --require-hashes --only-binary :all: -r requirements/pip.txt
+	$(BIN)/pip install -q --require-hashes --only-binary :all: -r requirements/lock.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+## Re-resolve requirements/lock.txt from pyproject.toml (all extras) and requirements/build.in,
+## keeping every pin that still fits; LOCK_ARGS=--upgrade (or --upgrade-package NAME) moves them.
+## Resolved against PyPI alone, as a fresh machine sees it, not this machine's pip.conf indexes.
+## pip-compile runs in its own venv, itself installed from hashes (requirements/tools.txt).
+LOCK_TOOLS := build/lock-tools
+LOCK_ARGS ?=
+COMPILE := env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
+  PIP_CONFIG_FILE=/dev/null $(LOCK_TOOLS)/bin/pip-compile -q --generate-hashes --allow-unsafe \
+  --strip-extras --no-emit-index-url
+lock:
+	test -x $(LOCK_TOOLS)/bin/python || $(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/pip install -q --require-hashes --only-binary :all: -r requirements/pip.txt
+	$(LOCK_TOOLS)/bin/pip install -q --require-hashes --only-binary :all: -r requirements/tools.txt
+	$(COMPILE) $(LOCK_ARGS) -o requirements/pip.txt requirements/pip.in
+	$(COMPILE) $(LOCK_ARGS) -o requirements/tools.txt requirements/tools.in
+	$(COMPILE) $(LOCK_ARGS) --extra dev --extra export --extra scale -o requirements/lock.txt \
+	  pyproject.toml requirements/build.in
 
 ## From npm, pinned in extension/package-lock.json: TF.js and its wasm backend (shipped in the
 ## extension), and the dev tools (eslint, typescript, axe-core) that `make lint` and the tests use.
