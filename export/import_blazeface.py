@@ -3,15 +3,21 @@
     python -m export.import_blazeface [--tflite PATH] [--out models/detector]
 
 Without --tflite it fetches the mediapipe 0.10.14 wheel from PyPI (`pip download --no-deps`, the
-only release that still ships `face_detection_short_range.tflite`) into a temporary folder. The
-result, `models/detector/blazeface.keras`, is committed, so nothing downloads at run time. The
-script fails unless the Keras model reproduces TensorFlow Lite's outputs on random and real
-images (max |difference| below 1e-3 on logits and regressors).
+only release that still ships `face_detection_short_range.tflite`) into a temporary folder: always
+the same file (the CPython 3.11 manylinux x86_64 build, whatever machine runs this), which pip
+downloads with --require-hashes against MEDIAPIPE_WHEEL_SHA256 and this script checks again
+before opening it; the .tflite, fetched or given, must match TFLITE_SHA256. A mismatch (pip's
+"THESE PACKAGES DO NOT MATCH THE HASHES", or this script's "hash mismatch") stops it with exit
+status 1 before anything is read from the file. The result, `models/detector/blazeface.keras`, is
+committed, so nothing downloads at run time. The script fails unless the Keras model reproduces
+TensorFlow Lite's outputs on random and real images (max |difference| below 1e-3 on logits and
+regressors).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import subprocess
 import sys
 import tempfile
@@ -25,12 +31,41 @@ from facecheck.detector import BLOCKS, DETECTOR_DIR, DETECTOR_FILE, build_blazef
 from facecheck.images import load_image
 
 TFLITE_IN_WHEEL = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
+# The one file fetched, pinned by its sha256 (PyPI's own for that file; issue #26, supply chain).
+MEDIAPIPE_WHEEL = "mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+MEDIAPIPE_WHEEL_SHA256 = "a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4"
+# face_detection_short_range.tflite inside it (229,714 bytes).
+TFLITE_SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
+
+
+class HashMismatch(RuntimeError):
+    pass
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify(path: Path, expected: str) -> Path:
+    """`path` if its sha256 is `expected`; HashMismatch (naming both) otherwise."""
+    actual = sha256_file(path)
+    if actual != expected:
+        raise HashMismatch(f"{path.name}: sha256 {actual}, expected {expected}; refusing to use it")
+    return path
 
 
 def fetch_tflite(workdir: Path) -> Path:
+    reqs = workdir / "mediapipe-requirements.txt"
+    reqs.write_text(f"mediapipe==0.10.14 --hash=sha256:{MEDIAPIPE_WHEEL_SHA256}\n")
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                    "--only-binary=:all:", "mediapipe==0.10.14", "-d", str(workdir)], check=True)
-    wheel = next(workdir.glob("mediapipe-*.whl"))
+                    "--only-binary=:all:", "--require-hashes", "--platform", "manylinux_2_17_x86_64",
+                    "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+                    "-r", str(reqs), "-d", str(workdir)], check=True)
+    wheel = verify(workdir / MEDIAPIPE_WHEEL, MEDIAPIPE_WHEEL_SHA256)
     with zipfile.ZipFile(wheel) as zf:
         zf.extract(TFLITE_IN_WHEEL, workdir)
     return workdir / TFLITE_IN_WHEEL
@@ -83,14 +118,23 @@ def compare(model, interp, images: np.ndarray) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tflite", type=Path,
-                    help="face_detection_short_range.tflite (default: fetch from PyPI)")
+                    help="face_detection_short_range.tflite, checked against TFLITE_SHA256 "
+                         "(default: fetch it from PyPI)")
     ap.add_argument("--out", type=Path, default=DETECTOR_DIR, help="folder for blazeface.keras")
     ap.add_argument("--check-images", type=Path, nargs="*", default=[],
                     help="real images to compare on as well (any size; centre-cropped)")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.tflite or fetch_tflite(Path(tmp))
+        try:
+            path = verify(args.tflite or fetch_tflite(Path(tmp)), TFLITE_SHA256)
+        except HashMismatch as e:
+            print(f"hash mismatch: {e}", file=sys.stderr)
+            return 1
+        except subprocess.CalledProcessError as e:
+            print(f"pip download of mediapipe failed (exit status {e.returncode}; pip says why above)",
+                  file=sys.stderr)
+            return 1
         weights, interp = tflite_weights(path)
         model = build_blazeface()
         copy_weights(model, weights)
