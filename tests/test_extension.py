@@ -55,7 +55,9 @@ pytestmark = pytest.mark.slow
 def test_manifest_and_package(built):
     manifest = json.loads((built / "manifest.json").read_text())
     assert manifest["manifest_version"] == 3
-    assert sorted(manifest["permissions"]) == ["contextMenus", "scripting", "storage"]
+    # Site access is optional, asked for on first use (activeTab covers the tab the user acts in).
+    assert sorted(manifest["permissions"]) == ["activeTab", "contextMenus", "scripting", "storage"]
+    assert "host_permissions" not in manifest and manifest["optional_host_permissions"] == ["<all_urls>"]
     assert "tabs" not in manifest["permissions"] and "web_accessible_resources" not in manifest
     assert "'wasm-unsafe-eval'" in manifest["content_security_policy"]["extension_pages"]
     for name in ("tf-core.es2017.min.js", "tf-converter.es2017.min.js", "tf-backend-wasm.es2017.min.js",
