@@ -39,7 +39,8 @@
  * @typedef {PingMessage | ScanConfigMessage | ScanImagesMessage | ScanSetMessage | ScanSmallMessage |
  *   TestConnectionMessage | ReportMessage | ReportDeleteMessage} WorkerMessage
  * @typedef {{on: boolean, minSize: number}} ScanConfig  a frame's scanner asks whether to scan
- * @typedef {{on: boolean, error?: string}} ScanAnswer
+ * @typedef {{on: boolean, error?: string, needsAccess?: boolean}} ScanAnswer  needsAccess: scan mode
+ *   waits for the user to allow access to all sites (Chrome's prompt)
  *
  * @typedef {import('./settings.js').View} View
  * @typedef {object} ScanState  a tab's scan mode (chrome.storage.session `scan:TAB`)
@@ -82,7 +83,7 @@
  * @property {string} modelVersion
  */
 
-importScripts('settings.js', 'fetchpolicy.js', 'inference.js', 'remote.js', 'checks.js');
+importScripts('settings.js', 'access.js', 'fetchpolicy.js', 'inference.js', 'remote.js', 'checks.js');
 
 const MENU_ID = 'check-face';
 const COMMAND_SCAN = 'toggle-scan';
@@ -215,10 +216,14 @@ async function inject(target, files) {
  * @param {chrome.tabs.Tab} tab
  * @returns {Promise<{src: string, view: View, drawn: number}>} */
 async function checkFace(info, tab) {
+  // Asked before the first await, while Chrome still counts the click as the user's: access to
+  // the image's site and the frame's (Chrome prompts only the first time; src/access.js).
+  const access = FaceCheckAccess.request(FaceCheckAccess.patternsFor([info.srcUrl, info.frameUrl || info.pageUrl]));
   const tabId = tab.id;
   const frameId = info.frameId || 0;
   const src = info.srcUrl;
   if (tabId === undefined || !src) throw new Error('"Check face" needs an image in a tab');
+  if (!(await access)) return refuseCheck(tabId, frameId, src);
   await inject({ tabId, frameIds: [frameId] }, BADGE_SCRIPTS);
   // A "Checking..." badge right away: the first check after a worker start loads the model.
   /** @type {PendingMessage} */
@@ -237,6 +242,19 @@ async function checkFace(info, tab) {
   return { src, view, drawn: ack ? ack.drawn : 0 };
 }
 self.checkFace = checkFace;
+
+/** "Check face" without access to the image's site: nothing is fetched; the popup's row says
+ * why, and the badge (where activeTab lets it be drawn) says "Could not check".
+ * @param {number} tabId
+ * @param {number} frameId
+ * @param {string} src */
+async function refuseCheck(tabId, frameId, src) {
+  const view = FaceCheckSettings.describeError(new Error(FaceCheckAccess.DENIED_CHECK), 'browser');
+  remember(tabId, frameId, src, view);
+  const drawn = await inject({ tabId, frameIds: [frameId] }, BADGE_SCRIPTS)
+    .then(() => deliver(tabId, frameId, src, view), () => ({ drawn: 0 }));
+  return { src, view, drawn: drawn ? drawn.drawn : 0 };
+}
 
 chrome.contextMenus.onClicked.addListener((info, tab) => {
   if (info.menuItemId === MENU_ID && tab) checkFace(info, tab).catch((e) => console.error('FaceCheck:', e));
@@ -326,6 +344,8 @@ async function injectScanner(tabId) {
  * @param {boolean} on
  * @returns {Promise<ScanAnswer>} */
 async function setScan(tabId, on) {
+  if (!on) await chrome.storage.session.remove(ACCESS_WAIT);
+  else if (!(await FaceCheckAccess.has(FaceCheckAccess.ALL_SITES))) return awaitAccess(tabId);
   // On for the site shown now; never for a page whose address is not ours to know (no access to
   // the site, chrome:// pages): such a state could not tell one site from another.
   const state = await updateScan(tabId, (s) => ({ on: on && s.site !== '', images: 0, site: s.site }));
@@ -337,6 +357,25 @@ async function setScan(tabId, on) {
   }
   return injectScanner(tabId);
 }
+/* Scan mode waits for access to all sites: the popup (or the shortcut) asked Chrome for it, and
+ * Chrome's prompt may outlive the popup. When the user allows it, the scan starts in the tab that
+ * asked; if they refuse, scan mode stays off. */
+const ACCESS_WAIT = 'access-wait';
+
+/** @param {number} tabId
+ * @returns {Promise<ScanAnswer>} */
+async function awaitAccess(tabId) {
+  await chrome.storage.session.set({ [ACCESS_WAIT]: tabId });
+  return { on: false, needsAccess: true, error: FaceCheckAccess.WHY_SCAN };
+}
+
+chrome.permissions.onAdded.addListener(async () => {
+  const tabId = (await chrome.storage.session.get(ACCESS_WAIT))[ACCESS_WAIT];
+  if (typeof tabId !== 'number' || !(await FaceCheckAccess.has(FaceCheckAccess.ALL_SITES))) return;
+  await chrome.storage.session.remove(ACCESS_WAIT);
+  setScan(tabId, true).catch((e) => console.error('FaceCheck:', e));
+});
+
 /** @param {number} tabId */
 async function toggleScan(tabId) {
   return setScan(tabId, !(await scanState(tabId)).on);
@@ -405,6 +444,8 @@ async function onCommand(command, tab) {
 self.onCommand = onCommand;
 
 chrome.commands.onCommand.addListener((command, tab) => {
+  // The shortcut is the user's gesture: ask for access now (no prompt once it is granted).
+  if (command === COMMAND_SCAN) FaceCheckAccess.request(FaceCheckAccess.ALL_SITES);
   onCommand(command, tab).catch((e) => console.error('FaceCheck:', e));
 });
 

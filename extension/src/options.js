@@ -167,9 +167,12 @@
     form.addEventListener('input', () => { say('status', 'Not saved yet.'); showMinSize(); });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
+      // Scanning every page reads images from any site: asked for within this click (access.js).
+      const access = form.scanByDefault.checked ? FaceCheckAccess.request(FaceCheckAccess.ALL_SITES) : null;
       const saved = await FaceCheckSettings.save(read());
       fill(saved); // show what was kept after validation
       say('status', 'Saved.');
+      if (access && !(await access)) say('status', `Saved. ${FaceCheckAccess.WHY_SCAN}`);
     });
     $('reset').addEventListener('click', async () => {
       await chrome.storage.local.remove('settings');

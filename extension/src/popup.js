@@ -149,7 +149,15 @@
   async function askWorker(tabId, what) {
     const message = /** @type {ScanSetMessage | ScanSmallMessage} */ ({ ...what, tabId });
     const answer = /** @type {ScanAnswer | undefined} */ (await chrome.runtime.sendMessage(message));
+    if (answer && answer.needsAccess) showScan(false);
     if (answer && answer.error) say('show-status', answer.error);
+  }
+
+  /** Ask Chrome for access to all sites (call it within the user's click). */
+  function askAccess() {
+    FaceCheckAccess.request(FaceCheckAccess.ALL_SITES).then((ok) => {
+      if (!ok) say('show-status', FaceCheckAccess.DENIED_SCAN);
+    });
   }
 
   async function main() {
@@ -173,6 +181,9 @@
     };
     $('scan').addEventListener('click', () => {
       const on = $('scan').getAttribute('aria-pressed') !== 'true';
+      // Scanning reads images from any site: asked for within this click (src/access.js). Chrome
+      // prompts only the first time; the worker starts the scan once the user allows it.
+      if (on) askAccess();
       showScan(on);
       askWorker(tabId, { type: 'facecheck-scan-set', on });
     });
