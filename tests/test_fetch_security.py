@@ -1,4 +1,4 @@
-"""The extension's own image fetches carry no ambient authority (issue #26, docs/threat-model-fetch.md).
+"""The extension's own image fetches carry no ambient authority (issue #26, docs/security.md).
 
 The real built extension in real Chromium, against local HTTP servers that log every request they
 receive (path, Cookie header, who asked). Pages live on public-looking names through

@@ -1,4 +1,4 @@
-"""Every web page is hostile (issue #26, docs/threat-model-page.md): a page can neither read what
+"""Every web page is hostile (issue #26, docs/security.md): a page can neither read what
 the extension learnt nor press its buttons, and scan mode never follows a tab to another site.
 Real Chromium, the built extension, and page scripts doing what an attacker's would.
 

@@ -16,7 +16,7 @@
  * swap); in scan mode scanner.js then checks the new picture. Scrolls (of any element), resizes,
  * DOM and style changes, transitions and intersection changes re-place badges once per frame.
  *
- * Every page is hostile (docs/threat-model-page.md): it may neither read what the extension
+ * Every page is hostile (docs/security.md): it may neither read what the extension
  * learnt nor press its buttons. Each badge is a bare <facecheck-badge> element whose content
  * lives in a CLOSED shadow root (`.badge` the chip, carrying data-src / -verdict / -p (the view's
  * p_fake) / -model-verdict for the tests' CDP access; `.main` its toggle, `.detail` the details

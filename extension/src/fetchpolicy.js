@@ -3,7 +3,7 @@
  * runs them in the unit tests (extension/test/fetchpolicy.test.js). inference.js applies them.
  *
  * The worker holds <all_urls> host permission, so a fetch of its own could reach what the page
- * never could (docs/threat-model-fetch.md). Hence:
+ * never could (docs/security.md). Hence:
  *   - only http(s) goes to the network; data: URLs are decoded here (size-capped); blob: URLs are
  *     read by the frame's content script, the only code that can (same origin as the blob);
  *     every other scheme (file:, ftp:, chrome:, filesystem:, javascript:, ...) is refused;
