@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from facecheck.detector_settings import DetectorSettings
-from facecheck.images import MAX_PIXELS, MIN_SIDE
+from facecheck.images import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 
 CONTRACT_FILE = "contract.json"
 MODEL_FILE = "model.keras"
@@ -76,9 +76,11 @@ class Contract:
     # Calibrated with the threshold; None (older contracts) means no band.
     unsure_from: float | None = None
     # The pictures judged at all, by every front end (facecheck/images.py and the extension's
-    # decoder): at most max_pixels decoded pixels, at least min_side pixels on either side.
+    # decoder): at most max_pixels decoded pixels, at least min_side pixels on either side and at
+    # most max_side on the longer one.
     max_pixels: int = MAX_PIXELS
     min_side: int = MIN_SIDE
+    max_side: int = MAX_SIDE
     architecture: str = ""
     model_version: str = ""
     format: str = FORMAT

@@ -22,6 +22,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 40_000_000
 # Smaller than this on either side cannot hold a face worth judging.
 MIN_SIDE = 16
+# Longer than this on a side is refused too, however few its pixels: the face detector searches
+# a square of the longer side, so a 50,000 x 800 strip (within MAX_PIXELS) would cost it gigabytes.
+MAX_SIDE = 8192
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -84,20 +87,25 @@ def image_size(data: bytes) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def check_pixels(size: tuple[int, int], max_pixels: int) -> None:
-    """Raise ImageError when an image of this (width, height) is over `max_pixels`."""
+def check_pixels(size: tuple[int, int], max_pixels: int, max_side: int = MAX_SIDE) -> None:
+    """Raise ImageError when an image of this (width, height) is over `max_pixels`, or longer than
+    `max_side` on a side."""
     w, h = size
     if w * h > max_pixels:
         raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels:,})")
+    if max(w, h) > max_side:
+        raise ImageError(f"image too long: {w}x{h} pixels (at most {max_side:,} px on a side)")
 
 
-def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS,
+               max_side: int = MAX_SIDE) -> np.ndarray:
     """Decode `source` (a path or the file's bytes) to an HxWx3 uint8 RGB array.
 
     Applies the EXIF orientation, flattens transparency onto white, converts CMYK, grayscale,
     palette and 16-bit images to 8-bit RGB, and takes the first frame of an animation.
     Raises ImageError with a readable reason for anything it cannot decode; an image over
-    `max_pixels` is refused from its header, before any pixel is decoded.
+    `max_pixels`, or longer than `max_side` on a side, is refused from its header, before any
+    pixel is decoded.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -111,7 +119,7 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) 
     try:
         with _bomb_guard():
             img = Image.open(io.BytesIO(data))
-            check_pixels(img.size, max_pixels)
+            check_pixels(img.size, max_pixels, max_side)
             img.seek(0)
             img.load()
             img = ImageOps.exif_transpose(img)

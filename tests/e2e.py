@@ -6,7 +6,7 @@ Test files import the helpers (`from tests.e2e import badges, open_page, ...`); 
 no import.
 
 Badges keep everything in CLOSED shadow roots: no page script can read them or press their
-buttons (docs/threat-model-page.md), and the shipped extension offers no way in. The tests get in
+buttons (docs/security.md), and the shipped extension offers no way in. The tests get in
 through the DevTools protocol, as DevTools itself does: `unseal(page_or_frame)` hands every closed
 shadow root of the page (its same-process frames included; an out-of-process frame is unsealed
 through its own session) to a WeakMap of the page's main world, and patches that world's
@@ -140,6 +140,7 @@ def write_site_images(img: Path) -> None:
     Image.open(real[10]).convert("RGB").resize((40, 40)).save(img / "tiny.jpg", quality=92)
     Image.open(real[11]).convert("RGB").resize((320, 320)).save(img / "big.jpg", quality=92)
     Image.open(real[12]).convert("RGB").resize((12, 12)).save(img / "speck.jpg", quality=92)
+    Image.new("RGB", (50000, 16), (90, 120, 150)).save(img / "strip.png")  # too long to judge
 
     # fake8 / real8: copies of two more fixture faces, for the infinite-scroll images.
     shutil.copy(fake[8], img / "fake8.jpg")

@@ -97,6 +97,10 @@ def make_bad_inputs(folder: Path) -> dict[str, str | None]:
     png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")  # keep the IHDR checksum valid
     (folder / "bomb.png").write_bytes(bytes(png))
     expected["bomb.png"] = "too large"
+    # A real, decodable strip 50,000 px wide (800,000 pixels, a few KB): refused from its header,
+    # since the face detector would search a 50,000 px square.
+    Image.new("RGB", (50000, 16), (90, 120, 150)).save(folder / "strip.png")
+    expected["strip.png"] = "too long"
     Image.new("RGB", (1, 1), (200, 10, 10)).save(folder / "one_pixel.png")
     expected["one_pixel.png"] = "too small"
     shutil.copy(fixture_faces("fake")[0], folder / "fake_face.jpg")

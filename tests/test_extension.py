@@ -190,6 +190,9 @@ def test_broken_and_corrupt_images(ext, site):
         assert why not in b["detail"] and "Reason" not in b["detail"], b
         [row] = [r for r in popup_results(ext, page, src) if r["src"] == src]
         assert why in row["reason"], row
+    # A 50,000 px wide strip: few pixels, but the detector would search a 50,000 px square.
+    out = ext.check(page, f"{site.url}/img/strip.png")
+    assert out["view"]["verdict"] == "error" and "image too long: 50000x16" in out["view"]["reason"], out
     ext.errors.clear()
 
 

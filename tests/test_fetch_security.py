@@ -36,6 +36,7 @@ class LoggingServer:
         self.files: dict[str, bytes] = {}
         self.pages: dict[str, str] = {}
         self.traps: dict[str, str] = {}
+        self.streams: dict[str, int] = {}  # path -> MiB sent without a Content-Length
         self.log: list[dict] = []
         server = self
 
@@ -52,6 +53,8 @@ class LoggingServer:
                     return self.answer(200, b"ok", "text/plain", [cookie])
                 if path in server.traps and dest != "image":
                     return self.answer(302, b"", "text/plain", [("Location", server.traps[path])])
+                if path in server.streams:
+                    return self.stream(server.streams[path])
                 if path in server.files or path in server.traps:
                     return self.answer(200, server.files[path], "image/jpeg")
                 if path in server.pages:
@@ -67,6 +70,17 @@ class LoggingServer:
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(body)
+
+            def stream(self, mib: int):
+                """A body of `mib` MiB with no length given (closed to end it), as an endless one."""
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.end_headers()
+                try:
+                    for _ in range(mib):
+                        self.wfile.write(bytes(1 << 20))
+                except OSError:  # the reader hung up
+                    pass
 
             def log_message(self, *args):
                 pass
@@ -105,6 +119,7 @@ def sites(servers):
         s.files.clear()
         s.pages.clear()
         s.traps.clear()
+        s.streams.clear()
     return servers
 
 
@@ -329,3 +344,16 @@ def test_other_schemes_are_refused(xb, sites, tmp_path):
         assert view["verdict"] == "error", (src, view)
         want = f"FaceCheck downloads images only over http and https, not {scheme} addresses"
         assert view["reason"] == want, view
+
+
+def test_an_endless_image_is_cut_off(xb, sites):
+    """A page's server answering with a body that does not end (no length given) cannot fill the
+    worker's memory: the download stops at 64 MiB and the check says the image is too large."""
+    attacker = sites["attacker"]
+    attacker.streams["/endless.jpg"] = 200
+    page = open_page(xb, page_with(attacker, "/endless.html", "<p>no picture here</p>"))
+    view = xb.check(page, f"{attacker.url}/endless.jpg")["view"]
+    assert view["verdict"] == "error" and "larger than FaceCheck reads" in view["reason"], view
+    # The worker is still fine: the next picture is judged.
+    attacker.files["/face.jpg"] = FAKE.read_bytes()
+    assert xb.check(page, f"{attacker.url}/face.jpg")["view"]["verdict"] in JUDGED

@@ -246,8 +246,8 @@ def corpus_answers(app, bad_corpus) -> dict[str, dict]:
 
 
 CORPUS_KINDS = ["truncated.jpg", "empty.jpg", "notes.jpg", "alpha.png", "sixteen_bit.png", "cmyk.jpg",
-                "grey.jpg", "animated.gif", "face.webp", "bomb.png", "one_pixel.png", "exif_rotated.jpg",
-                "portrait_exif.jpg", "group.jpg", "noface.jpg", "fake_face.jpg"]
+                "grey.jpg", "animated.gif", "face.webp", "bomb.png", "strip.png", "one_pixel.png",
+                "exif_rotated.jpg", "portrait_exif.jpg", "group.jpg", "noface.jpg", "fake_face.jpg"]
 
 
 @pytest.mark.parametrize("name", CORPUS_KINDS)
@@ -281,7 +281,7 @@ def test_corpus_holds_every_kind_the_server_must_answer(bad_corpus):
     _, expected = bad_corpus
     assert set(CORPUS_KINDS) == set(expected)
     errors = {k for k, v in expected.items() if v}
-    assert errors == {"truncated.jpg", "empty.jpg", "notes.jpg", "bomb.png", "one_pixel.png"}
+    assert errors == {"truncated.jpg", "empty.jpg", "notes.jpg", "bomb.png", "strip.png", "one_pixel.png"}
 
 
 @pytest.mark.parametrize("kind", ["oversized", "empty", "empty-multipart", "no-content-type", "text",

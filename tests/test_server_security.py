@@ -98,12 +98,12 @@ def test_the_pinned_extension_id_is_the_manifests():
 
 @pytest.mark.slow
 def test_pixel_bombs_are_refused_from_their_headers(served):
-    """Eight 40-megapixel PNGs of about 130 KB each in one request (and one as a raw body, and a
-    30000 x 1000 strip whose face search would take a 30000 x 30000 square): each an error entry,
-    never decoded, and the server's peak memory hardly moves."""
+    """Eight 40-megapixel PNGs of about 130 KB each in one request (and one as a raw body, and an
+    8000 x 500 strip, within max_side, whose face search would take an 8000 x 8000 square): each
+    an error entry, never decoded, and the server's peak memory hardly moves."""
     proc, url = served
     api = url + "/api/v1"
-    bomb, strip = solid_png(6400, 6250), solid_png(30000, 1000)
+    bomb, strip = solid_png(6400, 6250), solid_png(8000, 500)
     assert len(bomb) < 200_000
     before = memory_mib(proc.pid)
     reset_peak(proc.pid)

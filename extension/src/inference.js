@@ -60,13 +60,14 @@ const FaceCheckInference = (() => {
   }
 
   /** The contract's limits on a picture's size.
-   * @returns {Promise<{maxPixels: number, minSide: number}>} */
+   * @returns {Promise<{maxPixels: number, minSide: number, maxSide: number}>} */
   async function imageLimits() {
     const c = await contract();
     if (typeof c.max_pixels !== 'number' || typeof c.min_side !== 'number') {
       throw new Error('contract.json has no max_pixels or min_side: re-export the model');
     }
-    return { maxPixels: c.max_pixels, minSide: c.min_side };
+    // (max_side came later than the others: a contract without it gets facecheck/images.py's.)
+    return { maxPixels: c.max_pixels, minSide: c.min_side, maxSide: typeof c.max_side === 'number' ? c.max_side : 8192 };
   }
 
   /* TF.js (the es2017 bundles: the ES5 ones trip MV3's CSP) and the predictor. A service worker
@@ -164,16 +165,44 @@ const FaceCheckInference = (() => {
       throw new CheckError(REASONS.redirect);
     }
     if (!resp.ok) throw new CheckError(`the image could not be downloaded (HTTP ${resp.status})`);
-    const blob = await resp.blob();
+    const blob = await capped(resp);
     if (!blob.size) throw new CheckError('the image is empty');
     return blob;
+  }
+
+  // The most bytes a downloaded picture may have (the local server's default body limit): a page
+  // could otherwise answer with an endless body and fill the worker's memory.
+  const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;
+
+  /** The response's body, read up to MAX_DOWNLOAD_BYTES (refused by its Content-Length first).
+   * @param {Response} resp
+   * @returns {Promise<Blob>} */
+  async function capped(resp) {
+    if (!resp.body) return resp.blob();
+    if (Number(resp.headers.get('Content-Length')) > MAX_DOWNLOAD_BYTES) {
+      resp.body.cancel().catch(() => {});
+      throw new CheckError(REASONS.tooLarge);
+    }
+    const reader = resp.body.getReader();
+    /** @type {BlobPart[]} */
+    const chunks = [];
+    let total = 0;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      total += r.value.length;
+      if (total > MAX_DOWNLOAD_BYTES) {
+        reader.cancel().catch(() => {});
+        throw new CheckError(REASONS.tooLarge);
+      }
+      chunks.push(/** @type {Uint8Array<ArrayBuffer>} */ (r.value));
+    }
+    return new Blob(chunks, { type: resp.headers.get('Content-Type') || '' });
   }
 
   /** Image bytes -> pixels, within the contract's size limits.
    * @param {Blob} blob
    * @returns {Promise<DecodedImage>} */
   async function decode(blob) {
-    const { maxPixels, minSide } = await imageLimits();
+    const { maxPixels, minSide, maxSide } = await imageLimits();
     let bmp;
     try {
       bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none',
@@ -184,6 +213,7 @@ const FaceCheckInference = (() => {
     try {
       const { width, height } = bmp;
       if (width * height > maxPixels) throw new CheckError(`image too large: ${width}x${height} pixels`);
+      if (Math.max(width, height) > maxSide) throw new CheckError(`image too long: ${width}x${height} pixels`);
       if (Math.min(width, height) < minSide) {
         throw new CheckError(`image too small: ${width}x${height} pixels`, 'too-small');
       }

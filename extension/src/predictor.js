@@ -52,6 +52,7 @@
  * @property {string} model_version
  * @property {number} [max_pixels]  the largest picture judged (decoded pixels)
  * @property {number} [min_side]  the smallest picture judged (pixels, either side)
+ * @property {number} [max_side]  the longest side judged (pixels): the detector searches a square of it
  *
  * @typedef {{data: Uint8ClampedArray | Uint8Array, width: number, height: number}} RgbaImage
  *
