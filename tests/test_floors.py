@@ -244,9 +244,10 @@ def test_floors_end_to_end(shared_data, tmp_path):
     faces_sources = {"rvf10k", "utkface", "realorfake", "omi", "omi_cfd_inversions", "scut_fbp5500",
                      "congress_portraits", "allage_faces", "selfies", "lfw"}
     assert set(report["sets"]["faces-test"]["sources"]) == faces_sources
+    cross_sources = {"hardfakevsrealfaces", "taiwanese_studio", "generated_photos", "stylegan3"}
     for name in ("crosscheck", "crosscheck-jpeg50", "crosscheck-down0.5"):
-        assert set(report["sets"][name]["sources"]) == {"hardfakevsrealfaces", "taiwanese_studio"}
-    for src in faces_sources | {"hardfakevsrealfaces", "taiwanese_studio"}:
+        assert set(report["sets"][name]["sources"]) == cross_sources
+    for src in faces_sources | cross_sources:
         assert f"| {src} |" in md
     assert report["fairness"]["n"] == 40
     with open(out / "predictions.csv", newline="") as f:

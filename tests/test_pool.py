@@ -19,8 +19,11 @@ def test_manifest_split_sizes(shared_data):
                            ("scut_fbp5500", "real"), ("congress_portraits", "real"),
                            ("allage_faces", "real"), ("selfies", "real"), ("lfw", "real")}
     cross = describe(list_samples(shared_data / "crosscheck" / "manifest.csv"))
+    # 1,589 images until the data grew on 2026-12-04: 900 fakes of two generators never trained
+    # on (generated.photos-style studio faces, StyleGAN3), reported per source (README there).
     assert cross == {("hardfakevsrealfaces", "real"): 589, ("hardfakevsrealfaces", "fake"): 700,
-                     ("taiwanese_studio", "real"): 300}
+                     ("taiwanese_studio", "real"): 300, ("generated_photos", "fake"): 600,
+                     ("stylegan3", "fake"): 300}
 
 
 def test_splits_do_not_share_files(shared_data):
