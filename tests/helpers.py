@@ -8,7 +8,11 @@ import io
 import math
 import os
 import shutil
+import signal
+import subprocess
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +110,22 @@ def make_bad_inputs(folder: Path) -> dict[str, str | None]:
     shutil.copy(fixture_faces("fake")[0], folder / "fake_face.jpg")
     expected["fake_face.jpg"] = None
     return expected
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`facecheck serve` in its own process with `env`, on a free port: (process, base URL);
+    stopped with Ctrl-C (SIGINT) as a user would, killed if it does not stop in 20 s."""
+    from server.serve import spawn
+
+    proc, url = spawn(env, timeout=180)
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
-import subprocess
 
 import pytest
 import requests
@@ -15,8 +13,8 @@ from facecheck.cli import main
 from server.app import create_app
 from server.config import EXTENSION_ORIGIN, Config
 from server.inference import load_predictor
-from server.serve import BackgroundServer, serve, spawn
-from tests.helpers import fixture_faces, make_bad_inputs
+from server.serve import BackgroundServer, serve
+from tests.helpers import fixture_faces, make_bad_inputs, running_server
 
 EXTENSION = EXTENSION_ORIGIN
 LIMIT = 400_000
@@ -27,17 +25,8 @@ def served():
     env = {**os.environ, "FACECHECK_MAX_REQUEST_BYTES": str(LIMIT), "FACECHECK_MAX_IMAGES": "8"}
     env.pop("FACECHECK_TOKEN", None)
     env.pop("FACECHECK_CORS_ORIGINS", None)
-    proc, url = spawn(env, timeout=180)
-    try:
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with running_server(env) as served:
+        yield served
 
 
 def check_limits_answered(api: str) -> None:
@@ -144,7 +133,7 @@ def test_scan_through_the_server_gives_the_same_csv(tmp_path, monkeypatch):
                      "--quiet"]) == 0
     assert main(["scan", str(folder), "--csv", str(tmp_path / "l.csv"), "--quiet"]) == 0
     remote, local = _csv(tmp_path / "s.csv"), _csv(tmp_path / "l.csv")
-    assert len(remote) == len(local) == 14
+    assert len(remote) == len(local) == 15  # make_bad_inputs (12 files) and 3 faces
     for r, want in zip(remote, local, strict=True):
         assert (r["path"], r["faces"], r["verdict"], r["error"]) == (
             want["path"], want["faces"], want["verdict"], want["error"])

@@ -10,9 +10,7 @@ import base64
 import hashlib
 import json
 import os
-import signal
 import struct
-import subprocess
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +22,8 @@ import requests
 from server.app import create_app
 from server.config import EXTENSION_ID, EXTENSION_ORIGIN, Config
 from server.inference import load_predictor, share
-from server.serve import BackgroundServer, spawn
-from tests.helpers import fixture_faces
+from server.serve import BackgroundServer
+from tests.helpers import fixture_faces, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_EXTENSION = "chrome-extension://" + "p" * 32  # a well-formed id that is not FaceCheck's
@@ -73,17 +71,8 @@ def served():
     """`facecheck serve` with its default settings: no FACECHECK_* variable but the model's."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("FACECHECK_") or k == "FACECHECK_MODEL_DIR"}
-    proc, url = spawn(env, timeout=180)
-    try:
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with running_server(env) as served:
+        yield served
 
 
 def test_the_pinned_extension_id_is_the_manifests():
