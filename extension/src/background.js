@@ -181,12 +181,15 @@ async function flush() {
 const SERVER_NOT_USED = 'Your FaceCheck server was not used; checked in the browser instead.';
 
 /** Results go to the frame that shows the image; content.js answers once the badges are drawn.
+ * With `documentId` (the document the check was asked from) a result that arrives after the
+ * frame has moved to another page goes nowhere: never into another site's process.
  * @param {number} tabId
  * @param {number} frameId
  * @param {string} src
  * @param {View} view
+ * @param {string} [documentId]
  * @returns {Promise<Drawn>} */
-async function deliver(tabId, frameId, src, view) {
+async function deliver(tabId, frameId, src, view, documentId) {
   // What goes into the page's process is what the badge shows, no more: not the thumbnail, and
   // no failure reason ("HTTP 401", "network error", an image's size), which would make the
   // extension a login probe and port scanner for the page. The popup's row keeps the reason
@@ -197,16 +200,18 @@ async function deliver(tabId, frameId, src, view) {
   /** @type {ResultMessage} */
   const message = { type: 'facecheck-result', src, view: page };
   try {
-    return await chrome.tabs.sendMessage(tabId, message, { frameId });
+    return await chrome.tabs.sendMessage(tabId, message, documentId ? { documentId } : { frameId });
   } catch {
     return { drawn: 0, error: 'the page went away before the badges could be drawn' };
   }
 }
 
 /** @param {chrome.scripting.InjectionTarget} target
- * @param {string[]} files */
+ * @param {string[]} files
+ * @returns {Promise<string | undefined>} the document injected into (the first, for several) */
 async function inject(target, files) {
-  await chrome.scripting.executeScript({ target, files });
+  const [first] = await chrome.scripting.executeScript({ target, files });
+  return first && first.documentId;
 }
 
 // ---- the context menu ------------------------------------------------------------------------
@@ -224,11 +229,12 @@ async function checkFace(info, tab) {
   const src = info.srcUrl;
   if (tabId === undefined || !src) throw new Error('"Check face" needs an image in a tab');
   if (!(await access)) return refuseCheck(tabId, frameId, src);
-  await inject({ tabId, frameIds: [frameId] }, BADGE_SCRIPTS);
+  const documentId = await inject({ tabId, frameIds: [frameId] }, BADGE_SCRIPTS);
+  const to = documentId ? { documentId } : { frameId };
   // A "Checking..." badge right away: the first check after a worker start loads the model.
   /** @type {PendingMessage} */
   const pendingMessage = { type: 'facecheck-pending', src };
-  chrome.tabs.sendMessage(tabId, pendingMessage, { frameId }).catch(() => {});
+  chrome.tabs.sendMessage(tabId, pendingMessage, to).catch(() => {});
   const settings = await FaceCheckSettings.load();
   const useServer = settings.runWhere === 'server'; // 'auto' keeps single checks in the browser
   // Where the image is shown decides how it may be fetched (fetchpolicy.js). Chrome gives the
@@ -238,7 +244,7 @@ async function checkFace(info, tab) {
   const from = { tabId, frameId, top, frame: info.frameUrl || (frameId ? 'null' : top) };
   const view = await FaceCheckChecks.check(src, settings, { lane: 'now', useServer, from });
   remember(tabId, frameId, src, view);
-  const ack = await deliver(tabId, frameId, src, view);
+  const ack = await deliver(tabId, frameId, src, view, documentId);
   return { src, view, drawn: ack ? ack.drawn : 0 };
 }
 self.checkFace = checkFace;
@@ -252,7 +258,7 @@ async function refuseCheck(tabId, frameId, src) {
   const view = FaceCheckSettings.describeError(new Error(FaceCheckAccess.DENIED_CHECK), 'browser');
   remember(tabId, frameId, src, view);
   const drawn = await inject({ tabId, frameIds: [frameId] }, BADGE_SCRIPTS)
-    .then(() => deliver(tabId, frameId, src, view), () => ({ drawn: 0 }));
+    .then((documentId) => deliver(tabId, frameId, src, view, documentId), () => ({ drawn: 0 }));
   return { src, view, drawn: drawn ? drawn.drawn : 0 };
 }
 
@@ -417,7 +423,8 @@ async function noteSkipped(tabId, frameId, skipped, minSize) {
  * @param {number} tabId
  * @param {number} frameId
  * @param {string[]} srcs
- * @param {import('./fetchpolicy.js').Origin} page  the tab's page and the frame's origin */
+ * @param {import('./fetchpolicy.js').Origin & {documentId?: string}} page  the tab's page and the frame's
+ *   origin, and the document that asked */
 async function scanImages(tabId, frameId, srcs, page) {
   const state = await updateScan(tabId, (s) => (s.on ? { ...s, images: s.images + srcs.length } : null));
   if (!state.on) return;
@@ -428,7 +435,7 @@ async function scanImages(tabId, frameId, srcs, page) {
   await Promise.all(srcs.map(async (src) => {
     const view = await FaceCheckChecks.check(src, settings, { useServer, from: { ...page, tabId, frameId } });
     remember(tabId, frameId, src, view);
-    await deliver(tabId, frameId, src, view);
+    await deliver(tabId, frameId, src, view, page.documentId);
   }));
 }
 
@@ -573,7 +580,9 @@ const handlers = {
     const srcs = Array.isArray(msg.srcs) ? msg.srcs.filter((s) => typeof s === 'string') : [];
     await noteSkipped(tabId, frameId, msg.skipped, msg.minSize);
     // The tab's page and the frame's origin (fetchpolicy.js), as Chrome reports them.
-    const page = { top: (sender.tab && sender.tab.url) || '', frame: sender.origin || sender.url || '' };
+    // The document that asked: its results go to it alone, not to a page the frame shows later.
+    const page = { top: (sender.tab && sender.tab.url) || '', frame: sender.origin || sender.url || '',
+      documentId: sender.documentId };
     if (srcs.length) scanImages(tabId, frameId, srcs, page).catch((e) => console.error('FaceCheck:', e));
     return { queued: srcs.length };
   },
