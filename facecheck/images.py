@@ -22,6 +22,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 40_000_000
 # Smaller than this on either side cannot hold a face worth judging.
 MIN_SIDE = 16
+# The most bytes a picture file may have, wherever one is read from a source that is not trusted:
+# the server's default request body, and a picture a reports CSV names (facecheck/reports.py).
+MAX_FILE_BYTES = 64 * 1024 * 1024
 # Longer than this on a side is refused too, however few its pixels: the face detector searches
 # a square of the longer side, so a 50,000 x 800 strip (within MAX_PIXELS) would cost it gigabytes.
 MAX_SIDE = 8192

@@ -21,11 +21,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from facecheck.images import ImageError
+from facecheck.images import MAX_FILE_BYTES, ImageError
 
 REPORT_COLUMNS = ("time", "image_url", "page_url", "verdict", "p_fake", "model_version")
-# The largest picture a report may name, checked before reading it: the server's default body limit.
-MAX_PICTURE_BYTES = 64 * 1024 * 1024
+# The largest picture a report may name, checked before reading it.
+MAX_PICTURE_BYTES = MAX_FILE_BYTES
 # Opened without following a last symlink (one swapped in after the check) and without blocking
 # (a FIFO swapped in after the check); O_NOFOLLOW and O_NONBLOCK do not exist on Windows.
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from facecheck.images import MAX_FILE_BYTES
+
 # FaceCheck's own extension: its id is pinned by the `key` of extension/manifest.json (the first 32
 # hex digits of the key's SHA-256, 0-f written a-p; tests/test_server_security.py checks it). Only
 # it may call by default; FACECHECK_CORS_ORIGINS names another (a Web Store build has another id).
@@ -43,7 +45,7 @@ class Config:
     model_dir: str | None = None
     batch_size: int = 64
     # Whole request body, in bytes (413 above it).
-    max_request_bytes: int = 64 * 1024 * 1024
+    max_request_bytes: int = MAX_FILE_BYTES
     # Images in one request (413 above it).
     max_images: int = 64
     # Pixels of one image, read from its header before any image is decoded (decompression bombs).

@@ -658,12 +658,12 @@
 
 /* blob: images, for the service worker (inference.js readBlob): a blob: URL can be read only by
  * its own page's origin, so the worker asks this frame for the bytes, as a data: URL (runtime
- * messages are JSON), at most fetchpolicy.js's MAX_INLINE_BYTES. Apart from the badges above. */
+ * messages are JSON), at most the message's maxBytes (fetchpolicy.js MAX_INLINE_BYTES). Apart from
+ * the badges above. */
 (() => {
   'use strict';
   if (globalThis.FaceCheckBlobReader) return;
   globalThis.FaceCheckBlobReader = true;
-  const MAX_BYTES = 20 * 1024 * 1024; // fetchpolicy.js MAX_INLINE_BYTES
 
   /** A picture the page shows from a blob: URL it has since revoked: its pixels, as a PNG.
    * @param {string} src
@@ -681,8 +681,9 @@
   }
 
   /** @param {string} src
+   * @param {number} maxBytes
    * @returns {Promise<{dataUrl?: string, error?: 'too-large' | 'unreadable'}>} */
-  async function readBlob(src) {
+  async function readBlob(src, maxBytes) {
     let url;
     try {
       url = new URL(src);
@@ -692,7 +693,7 @@
     if (url.protocol !== 'blob:' || url.origin !== location.origin) return { error: 'unreadable' };
     const blob = (await fetch(src).then((r) => r.blob()).catch(() => null)) || (await fromImage(src));
     if (!blob) return { error: 'unreadable' };
-    if (blob.size > MAX_BYTES) return { error: 'too-large' };
+    if (!(blob.size <= maxBytes)) return { error: 'too-large' };
     const reader = new FileReader();
     return new Promise((done) => {
       reader.onload = () => done({ dataUrl: String(reader.result) });
@@ -703,7 +704,7 @@
 
   chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => {
     if (!msg || msg.type !== 'facecheck-read-blob' || sender.id !== chrome.runtime.id) return false;
-    readBlob(String(msg.src)).then(sendResponse, () => sendResponse({ error: 'unreadable' }));
+    readBlob(String(msg.src), Number(msg.maxBytes)).then(sendResponse, () => sendResponse({ error: 'unreadable' }));
     return true; // answered asynchronously
   });
 })();

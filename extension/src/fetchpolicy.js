@@ -33,6 +33,9 @@
 
   /** The most bytes a data: or blob: image may have (a 40-megapixel JPEG fits). */
   const MAX_INLINE_BYTES = 20 * 1024 * 1024;
+  /** The most bytes a downloaded (http) image may have: a page's server could otherwise answer
+   * with an endless body and fill the worker's memory. The local server's default body limit. */
+  const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;
 
   const REASONS = {
     redirect: "the image's server redirected elsewhere; FaceCheck does not follow redirects",
@@ -67,12 +70,15 @@
     return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
   }
 
+  /** PRIVATE_V4 as [network, mask] numbers, worked out once. */
+  const PRIVATE_V4_MASKS = PRIVATE_V4.map(([net, bits]) => {
+    const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+    return [((/** @type {number} */ (ipv4(net))) & mask) >>> 0, mask];
+  });
+
   /** @param {number} addr a 32-bit IPv4 address */
   function privateV4(addr) {
-    return PRIVATE_V4.some(([net, bits]) => {
-      const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-      return ((addr & mask) >>> 0) === ((/** @type {number} */ (ipv4(net)) & mask) >>> 0);
-    });
+    return PRIVATE_V4_MASKS.some(([net, mask]) => ((addr & mask) >>> 0) === net);
   }
 
   /** An IPv6 address (no brackets) -> its eight 16-bit groups, or null.
@@ -222,5 +228,5 @@
     return { type: meta[0].toLowerCase(), bytes };
   }
 
-  return { MAX_INLINE_BYTES, REASONS, isPrivateHost, pageIsPrivate, sameOrigin, plan, decodeDataUrl };
+  return { MAX_INLINE_BYTES, MAX_DOWNLOAD_BYTES, REASONS, isPrivateHost, pageIsPrivate, sameOrigin, plan, decodeDataUrl };
 });

@@ -22,7 +22,7 @@
  *   a picture's pixels, and a small JPEG data: URL of it for the popup
  * @typedef {import('./fetchpolicy.js').Origin & {tabId?: number, frameId?: number}} ImageFrom
  *   where the image is shown: the tab's page and the frame (their URLs, and ids for blob: URLs)
- * @typedef {{type: 'facecheck-read-blob', src: string}} ReadBlobMessage  to content.js in the
+ * @typedef {{type: 'facecheck-read-blob', src: string, maxBytes: number}} ReadBlobMessage  to content.js in the
  *   frame that shows a blob: image; answered with BlobReply
  * @typedef {{dataUrl?: string, error?: 'too-large' | 'unreadable'}} BlobReply
  */
@@ -103,7 +103,7 @@ const FaceCheckInference = (() => {
     return predictorPromise;
   }
 
-  const { plan, decodeDataUrl, REASONS } = FaceCheckFetchPolicy;
+  const { plan, decodeDataUrl, REASONS, MAX_INLINE_BYTES, MAX_DOWNLOAD_BYTES } = FaceCheckFetchPolicy;
 
   /** The image's bytes, by fetchpolicy.js's plan: refused, decoded from a data: URL, read from a
    * blob: URL by the page, or downloaded.
@@ -140,7 +140,7 @@ const FaceCheckInference = (() => {
   async function readBlob(src, { tabId, frameId }) {
     if (tabId === undefined) throw new CheckError('a blob: image can only be read in the page that shows it');
     /** @type {ReadBlobMessage} */
-    const message = { type: 'facecheck-read-blob', src };
+    const message = { type: 'facecheck-read-blob', src, maxBytes: MAX_INLINE_BYTES };
     /** @type {BlobReply | undefined} */
     const reply = await chrome.tabs.sendMessage(tabId, message, { frameId: frameId || 0 }).catch(() => undefined);
     if (reply && typeof reply.dataUrl === 'string') return reply.dataUrl;
@@ -169,10 +169,6 @@ const FaceCheckInference = (() => {
     if (!blob.size) throw new CheckError('the image is empty');
     return blob;
   }
-
-  // The most bytes a downloaded picture may have (the local server's default body limit): a page
-  // could otherwise answer with an endless body and fill the worker's memory.
-  const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;
 
   /** The response's body, read up to MAX_DOWNLOAD_BYTES (refused by its Content-Length first).
    * @param {Response} resp
