@@ -6,7 +6,11 @@ and extension/test/settings.test.js.
 
 - A headline per verdict: "Likely generated, 68%" (the probability that the face is generated),
   "Unsure", "Likely real", "No face found", "Too small to judge", "Could not check".
-- The probability, wherever details are shown: "Probability generated: 29%".
+- The probability, wherever details are shown: "Probability generated: 29%"; given the band in
+  force, below the threshold it also says what the number means, so that "Likely real" never sits
+  beside a bare "58%": "Probability generated: 58%, between 50% and 85%: FaceCheck makes no claim
+  either way" (unsure), "Probability generated: 12%, below the 85% needed to call it generated"
+  (real).
 - Percentages are whole numbers from 1 to 99, rounded half up: a calibrated probability is never
   certainty, so never "0%" or "100%".
 - A model's threshold and band edges (technical details, summaries, the options) are percentages
@@ -55,6 +59,23 @@ def headline(verdict: str, p_fake: float | None = None) -> str:
     return words
 
 
-def probability_text(p_fake: float | None) -> str:
-    """The probability line of a result's details ("" when nothing was judged)."""
-    return "" if p_fake is None else f"Probability generated: {pct(p_fake)}%"
+def probability_text(p_fake: float | None, threshold: float | None = None,
+                     unsure_from: float | None = None) -> str:
+    """The probability line of a result's details ("" when nothing was judged).
+
+    Given the threshold in force (and the unsure band's lower edge, None for no band), a
+    probability below the threshold says what it means: in the band, that FaceCheck makes no claim;
+    below it, the figure needed to call it generated ("just below" when the rounded figure reaches
+    the threshold's). As settings.js probabilityText(p, {threshold, unsureFrom}).
+    """
+    if p_fake is None:
+        return ""
+    bare = f"Probability generated: {pct(p_fake)}%"
+    if threshold is None or p_fake >= threshold:
+        return bare
+    needed = rule_percent(threshold)
+    if unsure_from is not None and p_fake >= unsure_from:
+        between = f"between {rule_percent(unsure_from)} and {needed}"
+        return f"{bare}, {between}: FaceCheck makes no claim either way"
+    just = "just " if pct(p_fake) >= math.floor(threshold * 10000 + 0.5) / 100 else ""
+    return f"{bare}, {just}below the {needed} needed to call it generated"

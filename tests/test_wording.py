@@ -23,6 +23,23 @@ def test_the_shared_case_table():
         assert rule_percent(x) == words, (x, words)
 
 
+def test_the_probability_says_what_it_means_in_each_band():
+    banded = TABLE["banded"]
+    kinds = {"at or above": 0, "unsure": 0, "below": 0}
+    for c in banded:
+        got = probability_text(c["p_fake"], threshold=c["threshold"], unsure_from=c["unsureFrom"])
+        assert got == c["probability"], c
+        if "makes no claim" in got:
+            kinds["unsure"] += 1
+        elif "needed to call it generated" in got:
+            kinds["below"] += 1
+        elif got:
+            kinds["at or above"] += 1
+    assert min(kinds.values()) >= 2, kinds  # every band is pinned, in both front ends
+    # Without a band, as before: the bare figure.
+    assert probability_text(0.58) == "Probability generated: 58%"
+
+
 def test_every_verdict_has_words_and_percentages_stay_within_1_to_99():
     assert set(HEADLINES) == set(VERDICTS)
     assert [pct(p) for p in (0.0, 0.004, 0.005, 0.5, 0.994, 0.995, 1.0)] == [1, 1, 1, 50, 99, 99, 99]

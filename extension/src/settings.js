@@ -56,6 +56,9 @@
  * @property {number | null} [unsureFrom]
  * @property {boolean} [thresholdFromOptions]
  * @property {boolean} [bandFromOptions]
+ * @property {number} [modelThreshold]  the band of the model that judged it (ViewContext.model), so
+ *   rejudge() can apply other settings to the stored probabilities without a second model run
+ * @property {number | null} [modelUnsureFrom]  null: that model has no band
  * @property {string} [modelVersion]
  * @property {'browser' | 'server'} [ranOn]
  * @property {number} [width]  the picture's size in pixels, to place face badges
@@ -241,10 +244,31 @@
   }
   const label = headline;
 
-  /** The probability line of a result's details ("" when nothing was judged).
+  /** The probability line of a result's details ("" when nothing was judged). Given the band in
+   * force, it says what the number means, so that "Likely real" never sits beside a bare "58%":
+   * at or above the threshold "Probability generated: 68%"; in the unsure band "Probability
+   * generated: 58%, between 50% and 85%: FaceCheck makes no claim either way"; below it
+   * "Probability generated: 12%, below the 85% needed to call it generated" ("just below" when the
+   * rounded figure reaches the threshold's). As facecheck/wording.py probability_text() (the
+   * shared table).
    * @param {number | null | undefined} p  p_fake
+   * @param {{threshold: number, unsureFrom?: number | null} | null} [b]  the band in force
    * @returns {string} */
-  const probabilityText = (p) => (typeof p === 'number' ? `Probability generated: ${pct(p)}%` : '');
+  function probabilityText(p, b) {
+    if (typeof p !== 'number') return '';
+    const bare = `Probability generated: ${pct(p)}%`;
+    if (!b || typeof b.threshold !== 'number') return bare;
+    const from = typeof b.unsureFrom === 'number' ? b.unsureFrom : null;
+    const verdict = uiVerdict(p, { threshold: b.threshold, unsureFrom: from });
+    if (verdict === 'fake') return bare;
+    const needed = rulePercent(b.threshold);
+    if (verdict === 'unsure') {
+      return `${bare}, between ${rulePercent(/** @type {number} */ (from))} and ${needed}: ` +
+        'FaceCheck makes no claim either way';
+    }
+    const just = pct(p) >= Math.round(b.threshold * 10000) / 100 ? 'just ' : '';
+    return `${bare}, ${just}below the ${needed} needed to call it generated`;
+  }
 
   // Verdicts without a probability; anything else unjudged (a server speaking another vocabulary)
   // reads "error".
@@ -271,9 +295,34 @@
       verdict, modelVerdict: result.verdict, p_fake: p,
       label: label(verdict, p), faces, threshold: b.threshold, unsureFrom: b.unsureFrom,
       thresholdFromOptions: s.threshold !== null, bandFromOptions: s.unsureBand !== null,
+      modelThreshold: ctx.model.threshold,
+      modelUnsureFrom: typeof ctx.model.unsureFrom === 'number' ? ctx.model.unsureFrom : null,
       modelVersion: result.modelVersion || '', ranOn: ctx.ranOn,
       width: ctx.width, height: ctx.height, note: ctx.note || '',
     };
+  }
+
+  /** A described View judged again under other settings, from its stored probabilities and the
+   * band of the model that judged it (view.modelThreshold, view.modelUnsureFrom): no model run.
+   * Returns a new View (faces copied); one without a numeric p_fake (error, no-face, too-small) or
+   * without modelThreshold comes back unchanged, as a copy.
+   * @param {View} view
+   * @param {Settings | Record<string, unknown>} settings  partial input is completed by clean()
+   * @returns {View} */
+  function rejudge(view, settings) {
+    const copy = { ...view, faces: (view.faces || []).map((f) => ({ ...f })) };
+    if (typeof view.p_fake !== 'number' || typeof view.modelThreshold !== 'number') return copy;
+    const s = clean(/** @type {Record<string, unknown>} */ (settings));
+    const b = band(s, { threshold: view.modelThreshold, unsureFrom: view.modelUnsureFrom ?? null });
+    const faces = copy.faces.map((f) => {
+      if (typeof f.p_fake !== 'number') return f;
+      const verdict = uiVerdict(f.p_fake, b);
+      return { ...f, verdict, label: label(verdict, f.p_fake) };
+    });
+    const verdict = uiVerdict(view.p_fake, b);
+    return { ...copy, faces, verdict, label: label(verdict, view.p_fake), threshold: b.threshold,
+      unsureFrom: b.unsureFrom, thresholdFromOptions: s.threshold !== null,
+      bandFromOptions: s.unsureBand !== null };
   }
 
   /** A check that could not run -> an "error" (or "too-small") badge with the reason.
@@ -289,6 +338,6 @@
       reason: String((e && e.message) || err), ranOn: ranOn || 'browser', modelVersion: '' };
   }
 
-  return { clean, load, save, band, describe, describeError, pct, rulePercent, headline,
+  return { clean, load, save, band, describe, rejudge, describeError, pct, rulePercent, headline,
     probabilityText, technicalLines, HEADLINES, ICONS, SCOPE };
 });

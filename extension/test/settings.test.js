@@ -93,6 +93,55 @@ test('describe(): the options override the model band; unjudged verdicts keep th
   assert.deepEqual([unjudged('maybe').verdict, unjudged('maybe').label], ['error', 'Could not check']);
 });
 
+test('describe() records the band of the model that judged it', () => {
+  const result = { faces: [face(0.5)], p_fake: 0.5, verdict: 'unsure', modelVersion: '' };
+  const withBand = settings.describe(result, { settings: settings.clean({ threshold: 0.3 }),
+    model: { threshold: 0.6, unsureFrom: 0.4 } });
+  assert.deepEqual([withBand.modelThreshold, withBand.modelUnsureFrom, withBand.threshold], [0.6, 0.4, 0.3]);
+  const noBand = settings.describe(result, { settings: defaults(), model: { threshold: 0.7 } });
+  assert.deepEqual([noBand.modelThreshold, noBand.modelUnsureFrom], [0.7, null]);
+});
+
+test('rejudge(): other settings over the stored probabilities, a new View, no model run', () => {
+  const result = { faces: [face(0.65, 'fake'), face(0.45, 'unsure'), face(0.2, 'real'), face(null, 'too-small')],
+    p_fake: 0.65, verdict: 'fake', modelVersion: 'm1' };
+  const view = settings.describe(result, { settings: defaults(), model: { threshold: 0.6, unsureFrom: 0.4 },
+    ranOn: 'server', width: 300, height: 200 });
+  const before = JSON.stringify(view);
+  const stricter = settings.rejudge(view, { threshold: 0.9, unsureBand: 0.4 });
+  assert.equal(JSON.stringify(view), before, 'the View given is left as it was');
+  assert.notEqual(stricter, view);
+  assert.deepEqual(stricter.faces.map((f) => [f.verdict, f.label, f.modelVerdict]), [
+    ['unsure', 'Unsure', 'fake'], ['real', 'Likely real', 'unsure'], ['real', 'Likely real', 'real'],
+    ['too-small', 'Too small to judge', 'too-small']]);
+  assert.deepEqual([stricter.verdict, stricter.label, stricter.modelVerdict], ['unsure', 'Unsure', 'fake']);
+  assert.equal(stricter.threshold, 0.9);
+  assert.ok(Math.abs(stricter.unsureFrom - 0.5) < 1e-12, String(stricter.unsureFrom));
+  assert.deepEqual([stricter.thresholdFromOptions, stricter.bandFromOptions], [true, true]);
+  assert.deepEqual([stricter.modelThreshold, stricter.modelUnsureFrom, stricter.modelVersion, stricter.ranOn,
+    stricter.width, stricter.p_fake], [0.6, 0.4, 'm1', 'server', 300, 0.65]);
+  // Back to the model's own band: the same as describe() gave.
+  assert.deepEqual(settings.rejudge(stricter, defaults()), view);
+  // A lower threshold of the user's own keeps the model's band width (0.2) below it.
+  const looser = settings.rejudge(view, { threshold: 0.3 });
+  assert.deepEqual(looser.faces.map((f) => f.verdict), ['fake', 'fake', 'unsure', 'too-small']);
+  assert.deepEqual([looser.verdict, looser.label, looser.bandFromOptions], ['fake', 'Likely generated, 65%', false]);
+});
+
+test('rejudge(): unjudged views and views without the model band come back unchanged, as copies', () => {
+  const ctx = { settings: defaults(), model: { threshold: 0.6, unsureFrom: 0.4 } };
+  const noFace = settings.describe({ faces: [], p_fake: null, verdict: 'no-face', modelVersion: '' }, ctx);
+  const errored = settings.describeError(new Error('bad bytes'), 'browser');
+  const tooSmall = settings.describeError({ verdict: 'too-small', message: 'tiny' }, 'browser');
+  const old = { ...settings.describe({ faces: [face(0.5)], p_fake: 0.5, verdict: 'unsure', modelVersion: '' }, ctx) };
+  delete old.modelThreshold;
+  for (const v of [noFace, errored, tooSmall, old]) {
+    const again = settings.rejudge(v, { threshold: 0.1, unsureBand: 0 });
+    assert.notEqual(again, v);
+    assert.deepEqual(again, v);
+  }
+});
+
 test('describeError(): the reason, and where it ran', () => {
   const small = { verdict: 'too-small', message: 'image too small: 8x8 pixels' };
   const tooSmall = settings.describeError(small, 'browser');
@@ -118,6 +167,23 @@ test('headline(), probabilityText() and rulePercent() read as facecheck/wording.
   }
   assert.ok(rules.length >= 8);
   for (const [x, words] of rules) assert.equal(settings.rulePercent(x), words, String(x));
+});
+
+test('probabilityText(p, band) says what the number means in each band (the shared table)', () => {
+  const { banded } = require('./wording-cases.json');
+  const kinds = { above: 0, unsure: 0, below: 0 };
+  for (const c of banded) {
+    const got = settings.probabilityText(c.p_fake, { threshold: c.threshold, unsureFrom: c.unsureFrom });
+    assert.equal(got, c.probability, JSON.stringify(c));
+    if (got.includes('makes no claim')) kinds.unsure += 1;
+    else if (got.includes('needed to call it generated')) kinds.below += 1;
+    else if (got) kinds.above += 1;
+  }
+  assert.ok(Math.min(...Object.values(kinds)) >= 2, JSON.stringify(kinds));
+  assert.equal(settings.probabilityText(0.58), 'Probability generated: 58%');
+  assert.equal(settings.probabilityText(0.58, null), 'Probability generated: 58%');
+  assert.equal(settings.probabilityText(0.58, { threshold: 0.85 }),
+    'Probability generated: 58%, below the 85% needed to call it generated');
 });
 
 test('technicalLines(): the figures a badge and a popup row show, band only where given', () => {
