@@ -31,8 +31,10 @@ HEADLINES = {
     "error": "Could not check",
 }
 
-# What a verdict means and cannot know, shown beside the details of a result.
-SCOPE = ("FaceCheck judges faces made by StyleGAN-type generators. Other AI images, face swaps "
+# What a verdict means and cannot know, shown beside the details of a result: the model knows
+# photographs only, so a result on a drawing, cartoon, render or painting says nothing.
+SCOPE = ("FaceCheck judges faces made by StyleGAN-type generators, in photographs only: on "
+         "drawings, cartoons, renders and paintings a result means nothing. Other AI images, face swaps "
          "and edited photos can read \"Likely real\". A result is evidence, not proof.")
 
 

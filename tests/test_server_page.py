@@ -62,10 +62,33 @@ def api_result(server_url: str, path: Path) -> dict:
                          headers={"Content-Type": "image/jpeg"}).json()["results"][0]
 
 
-def check_judged_result(item, name: str, want: dict) -> None:
+def model_band(server_url: str) -> dict:
+    """The served model's threshold and unsure band, as probability_text() takes them."""
+    c = requests.get(server_url + "/api/v1/model", timeout=30).json()["contract"]
+    return {"threshold": c["threshold"], "unsure_from": c["unsure_from"]}
+
+
+def check_technical_details(item, band: dict) -> None:
+    """A judged result's "Technical details": the model's threshold and its unsure band (or that
+    it has none), in the lines of the extension's badges and popup (settings.js technicalLines)."""
+    from playwright.sync_api import expect
+
+    details = item.locator("details.technical")
+    expect(details.locator("summary")).to_have_text("Technical details")
+    details.locator("summary").click()
+    lines = details.locator("p")
+    expect(lines.first).to_have_text(f"Threshold: {wording.rule_percent(band['threshold'])} (the model's)")
+    edge = band["unsure_from"]
+    band_line = ("No unsure band" if edge is None else
+                 f"Unsure from {wording.rule_percent(edge)} up to the threshold (the model's band)")
+    expect(lines.nth(1)).to_have_text(band_line)
+    expect(lines.nth(1)).to_be_visible()
+
+
+def check_judged_result(item, name: str, want: dict, band: dict) -> None:
     """A judged picture's result: its name, the headline and probability line in the words of
-    facecheck/wording.py for the API's p_fake, one labelled box over the loaded picture, and the
-    face listed."""
+    facecheck/wording.py for the API's p_fake and the model's band, one labelled box over the
+    loaded picture, the face listed, and the band in its technical details."""
     from playwright.sync_api import expect
 
     expect(item.locator("h3")).to_have_text(name)
@@ -73,13 +96,13 @@ def check_judged_result(item, name: str, want: dict) -> None:
     headline = wording.headline(want["verdict"], want["p_fake"])
     assert re.fullmatch(JUDGED_WORDS, headline)
     expect(item.locator(".verdict .words")).to_have_text(headline)
-    expect(item.locator(".detail")).to_have_text(wording.probability_text(want["p_fake"]))
+    expect(item.locator(".detail")).to_have_text(wording.probability_text(want["p_fake"], **band))
     box = item.locator(".box")
     expect(box).to_have_count(1)
     face = want["faces"][0]
     face_words = f"Face 1: {wording.headline(face['verdict'], face['p_fake'])}"
     expect(box.locator(".box-label .words")).to_have_text(face_words)
-    detail = wording.probability_text(face["p_fake"])
+    detail = wording.probability_text(face["p_fake"], **band)
     expect(item.locator(".faces li")).to_have_text(f"{face_words}. {detail}")
     # The box is drawn over the picture, inside it, and the picture really loaded.
     img = item.locator("img").bounding_box()
@@ -87,6 +110,7 @@ def check_judged_result(item, name: str, want: dict) -> None:
     assert img and b and img["width"] > 50 and b["width"] > 10
     assert b["x"] >= img["x"] - 2 and b["x"] + b["width"] <= img["x"] + img["width"] + 2
     assert item.locator("img").evaluate("i => i.complete && i.naturalWidth") == 300
+    check_technical_details(item, band)
 
 
 def drop_file(page, path, name: str) -> None:
@@ -127,8 +151,12 @@ def test_drop_page_boxes_labels_and_scores_faces(server, tmp_path):
 
             fake, real, text, brick = (results.nth(i) for i in range(4))
             # The page says the API's own verdict and p_fake, in the words of every front end.
+            band = model_band(server.url)
             for item, f in ((fake, files[0]), (real, files[1])):
-                check_judged_result(item, f.name, api_result(server.url, f))
+                check_judged_result(item, f.name, api_result(server.url, f), band)
+            # Below the threshold, the number says what it means (never a bare figure).
+            expect(real.locator(".detail")).to_contain_text(
+                re.compile(r"needed to call it generated|makes no claim either way"))
             expect(text.locator(".verdict .words")).to_have_text("Could not check")
             expect(text.locator(".detail")).to_have_text("not an image (unrecognised format)")
             expect(text.locator(".box")).to_have_count(0)
@@ -196,12 +224,15 @@ def test_drop_page_shows_unsure_as_its_own_state():
             expect(item).to_have_count(1, timeout=60_000)
             expect(item).to_have_class(re.compile(r"\bverdict-unsure\b"))
             expect(item.locator(".verdict .words")).to_have_text("Unsure")
-            expect(item.locator(".detail")).to_have_text(re.compile(r"^Probability generated: \d+%$"))
+            band = {"threshold": contract.threshold, "unsure_from": contract.unsure_from}
+            said = wording.probability_text(api_result(srv.url, face)["p_fake"], **band)
+            assert said.endswith(": FaceCheck makes no claim either way"), said
+            expect(item.locator(".detail")).to_have_text(said)
             box = item.locator(".box")
             expect(box).to_have_class(re.compile(r"\bunsure\b"))
             expect(box.locator(".box-label .words")).to_have_text("Face 1: Unsure")
-            expect(item.locator(".faces li")).to_have_text(
-                re.compile(r"^Face 1: Unsure\. Probability generated"))
+            expect(item.locator(".faces li")).to_have_text(f"Face 1: Unsure. {said}")
+            check_technical_details(item, band)
             # Its own look too, not the neutral one of no-face / too-small / error.
             assert box.evaluate("b => getComputedStyle(b).borderTopStyle") == "double"
             expect(page.locator("#status")).to_have_text(f"Checked {face.name}: Unsure.")
@@ -217,7 +248,7 @@ def write_row_of_faces(path: Path) -> None:
     row.save(path, quality=92)
 
 
-def check_faces_left_to_right(item, want: dict) -> None:
+def check_faces_left_to_right(item, want: dict, band: dict) -> None:
     """Face i is the i-th from the left, on the picture and in the list, in the API's words."""
     from playwright.sync_api import expect
 
@@ -229,7 +260,7 @@ def check_faces_left_to_right(item, want: dict) -> None:
     xs = [b["x"] for b in (item.locator(".box").nth(i).bounding_box() for i in range(3))]
     assert xs == sorted(xs) and xs[2] - xs[0] > 100, xs
     expect(item.locator(".faces li")).to_have_text(
-        [f"{w}. {wording.probability_text(f['p_fake'])}" for w, f in zip(words, faces, strict=True)])
+        [f"{w}. {wording.probability_text(f['p_fake'], **band)}" for w, f in zip(words, faces, strict=True)])
 
 
 @pytest.mark.slow
@@ -253,7 +284,7 @@ def test_drop_page_numbers_faces_and_says_errors_plainly(server, tmp_path):
         page.get_by_label("Choose images").set_input_files([str(row), str(cut), str(speck)])
         results = page.locator("#results > li.result")
         expect(results).to_have_count(3, timeout=60_000)
-        check_faces_left_to_right(results.nth(0), api_result(server.url, row))
+        check_faces_left_to_right(results.nth(0), api_result(server.url, row), model_band(server.url))
         expect(results.nth(1).locator(".verdict .words")).to_have_text("Could not check")
         expect(results.nth(1).locator(".detail")).to_have_text(str(cli_reason.value))
         assert str(cli_reason.value) == "corrupt or truncated image: the file is damaged or cut short"

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 from facecheck.contract import VERDICTS
 from facecheck.wording import HEADLINES, SCOPE, headline, pct, probability_text, rule_percent
@@ -50,4 +52,17 @@ def test_the_js_copy_has_the_same_words():
     js = (ROOT / "extension" / "src" / "settings.js").read_text()
     for words in HEADLINES.values():
         assert f"'{words}'" in js, words
-    assert SCOPE.replace('"', "").split(". ")[0] in js.replace('"', "")
+    assert SCOPE.replace('"', "").split(". ")[0].split(": ")[0] in js.replace('"', "")
+    node = shutil.which("node")
+    if node:  # the JS constant itself, not its source lines
+        say = "process.stdout.write(require('./extension/src/settings.js').SCOPE)"
+        out = subprocess.run([node, "-e", say], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                             check=True)
+        assert out.stdout == SCOPE
+
+
+def test_the_scope_says_the_model_knows_photographs_only():
+    assert "photographs only" in SCOPE
+    for kind in ("drawings", "cartoons", "renders", "paintings"):
+        assert kind in SCOPE, kind
+    assert "evidence, not proof" in SCOPE

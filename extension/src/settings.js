@@ -230,7 +230,8 @@
   }
 
   /** What a verdict means and cannot know (facecheck/wording.py SCOPE). */
-  const SCOPE = 'FaceCheck judges faces made by StyleGAN-type generators. Other AI images, face swaps ' +
+  const SCOPE = 'FaceCheck judges faces made by StyleGAN-type generators, in photographs only: on ' +
+    'drawings, cartoons, renders and paintings a result means nothing. Other AI images, face swaps ' +
     'and edited photos can read "Likely real". A result is evidence, not proof.';
 
   /** The headline for a verdict; "Likely generated" carries its probability ("Likely generated,

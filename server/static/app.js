@@ -24,6 +24,10 @@
  * @typedef {{max_images: number, max_request_bytes: number}} Limits
  * @typedef {{model_version?: string, threshold: number, unsure_from?: number | null}} ApiContract
  * @typedef {{limits?: Limits, contract: ApiContract, device: string}} ModelInfo  GET /api/v1/model
+ *
+ * @typedef {{threshold: number, unsureFrom: number | null}} Band  the server model's, in force here
+ * @typedef {{threshold?: number | null, unsureFrom?: number | null, modelVersion?: string}}
+ *   TechnicalFigures  as settings.js technicalLines() takes them (the figures this page has)
  */
 
 const API = "/api/v1";
@@ -35,7 +39,9 @@ const API = "/api/v1";
  * @property {Readonly<Record<string, string>>} HEADLINES  verdict -> words, in the API's order
  * @property {string} SCOPE  what a verdict means and cannot know
  * @property {(verdict: string, p?: number | null) => string} headline  "Likely generated, 68%"
- * @property {(p: number | null | undefined) => string} probabilityText  "Probability generated: 29%"
+ * @property {(p: number | null | undefined, band?: Band | null) => string} probabilityText
+ *   "Probability generated: 29%", and given the band what it means below the threshold
+ * @property {(t: TechnicalFigures) => string[]} technicalLines  threshold, band and model, in words
  * @property {(x: number) => string} rulePercent  a threshold or band edge: "85.25%"
  * @property {Readonly<Record<string, string>>} ICONS  verdict -> its icon, beside the words
  */
@@ -47,6 +53,12 @@ const ICONS = Words.ICONS;
 let limits = { max_images: 16, max_request_bytes: 64 * 1024 * 1024 };
 /** @type {string[]} */
 const objectUrls = [];
+/** The server model's threshold, band and name, once GET /api/v1/model answered: the probability
+ * lines say what a number below the threshold means, and the technical details show the band.
+ * @type {(Band & {modelVersion: string}) | null} */
+let serverModel = null;
+/** The model info request in flight (a check waits for it, so its words know the band). */
+let modelAsked = Promise.resolve();
 
 /** An element of index.html, which has them all.
  * @param {string} id */
@@ -93,6 +105,8 @@ async function loadModelInfo() {
     const info = await resp.json();
     limits = info.limits || limits;
     const c = info.contract;
+    serverModel = { threshold: Number(c.threshold), modelVersion: c.model_version || "",
+      unsureFrom: typeof c.unsure_from === "number" ? c.unsure_from : null };
     const h = Words.HEADLINES;
     const band =
       typeof c.unsure_from === "number"
@@ -218,7 +232,7 @@ function renderFaceList(faces) {
   const list = document.createElement("ul");
   list.className = "faces";
   faces.forEach((face, i) => {
-    const detail = Words.probabilityText(face.p_fake);
+    const detail = Words.probabilityText(face.p_fake, serverModel);
     list.appendChild(textElement("li", "", faceLabel(face, i) + (detail ? `. ${detail}` : "")));
   });
   return list;
@@ -237,14 +251,27 @@ function renderResult(file, result) {
   verdict.className = "verdict";
   verdict.append(icon(result.verdict), textElement("span", "words", Words.headline(result.verdict, result.p_fake)));
   li.appendChild(verdict);
-  const detail = result.error || Words.probabilityText(result.p_fake);
+  const detail = result.error || Words.probabilityText(result.p_fake, serverModel);
   if (detail) li.appendChild(textElement("p", "detail", detail));
   const faces = facesLeftToRight(result);
   if (typeof result.width === "number" && typeof result.height === "number") {
     li.appendChild(renderFrame(file, result, faces));
   }
   if (faces.length) li.appendChild(renderFaceList(faces));
+  if (typeof result.p_fake === "number" && serverModel) li.appendChild(technicalDetails(serverModel));
   return li;
+}
+
+/** "Technical details" of a judged result: the threshold, the unsure band and the model, in the
+ * lines the extension's badges and popup show (settings.js technicalLines).
+ * @param {Band & {modelVersion: string}} m
+ * @returns {HTMLDetailsElement} */
+function technicalDetails(m) {
+  const details = document.createElement("details");
+  details.className = "technical";
+  details.appendChild(textElement("summary", "", "Technical details"));
+  for (const line of Words.technicalLines(m)) details.appendChild(textElement("p", "", line));
+  return details;
 }
 
 /** What a failed request means, in words.
@@ -297,6 +324,7 @@ async function check(fileList) {
   const list = $("results");
   $("clear").hidden = false;
   list.setAttribute("aria-busy", "true");
+  await modelAsked; // so that the words know the model's band
   /** @type {ApiResult[]} */
   const all = [];
   for (const group of chunks(files)) {
@@ -338,9 +366,11 @@ function setup() {
     setStatus("Results cleared.");
     input.focus(); // the focused button is gone: back to where a new check starts
   });
-  tokenInput.addEventListener("change", loadModelInfo);
+  tokenInput.addEventListener("change", () => {
+    modelAsked = loadModelInfo();
+  });
   $("scope").textContent = Words.SCOPE;
-  loadModelInfo();
+  modelAsked = loadModelInfo();
 }
 
 setup();
