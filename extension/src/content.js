@@ -32,14 +32,20 @@
  * @property {HTMLElement} host  the <facecheck-badge> element
  * @property {HTMLElement} chip  its visible body (in the closed shadow root)
  * @property {HTMLElement} detail  its details panel
- * @property {HTMLImageElement} img  the image it belongs to
+ * @property {HTMLElement} img  the picture it belongs to: an <img>, or an element showing it as its
+ *   CSS background (scanner.js tracks those)
  * @property {string} src  the address checked
  * @property {string} srcAttr  img.src when it was drawn
  * @property {string} shown  img.currentSrc when it was drawn (either changing: another picture)
  * @property {number[] | null} faceBox  its face, [x, y, w, h] in the picture's pixels
  * @property {number} [width]  the picture's size in those pixels
  * @property {number} [height]
- * @property {{w: number, h: number} | null} size  its size folded, as last placed
+ * @property {Record<Fold, {w: number, h: number}> | null} sizes  its size in each fold
+ * @property {import('./geometry.js').Rect | null} spot  where it was last placed (viewport px, folded)
+ * @property {string} srcset  the <img>'s srcset when it was drawn (a switch between its candidates
+ *   is the same picture)
+ *
+ * @typedef {'full' | 'compact' | 'tiny'} Fold  the headline; icon and number; the icon alone
  *
  * @typedef {object} BadgeSpec  what one badge says
  * @property {string} src
@@ -49,11 +55,14 @@
  * @property {string} text  the headline
  * @property {string} alt  the image's alt text
  * @property {string} of  " (face 2 of 3)" or ""
+ * @property {{index: number, count: number} | null} [face]  which face, left to right, of several
  *
  * @typedef {object} Badges  what content.js offers scanner.js (globalThis.FaceCheckBadges)
  * @property {(src: string, view: import('./settings.js').View) => number} draw  a result -> badges
  * @property {(src: string, retry?: (src: string) => void) => number} pending  "Checking..." badges
  * @property {(src: string) => void} clear  removes the badges of `src`
+ * @property {(element: HTMLElement, src: string) => void} track  `element` shows `src` as its CSS
+ *   background: badges of `src` go on it too
  */
 
 (() => {
@@ -107,15 +116,15 @@
     .main { gap: 4px; padding: 2px 6px; }
     .close { padding: 0 4px; }
     .badge > button:focus-visible { outline: 2px solid currentColor; outline-offset: -4px; }
-    .short, .compact .words, .compact:not(.show) .close { display: none; }
-    .compact .short, .compact.show .words { display: inline; }
+    .short, .compact .words, .tiny .words, .badge:not(.open) .close { display: none; }
+    .compact .short, .compact.show .words, .tiny.show .words { display: inline; }
     .compact.show .short { display: none; }
     .detail { display: none; position: absolute; left: 0; top: 100%; z-index: 1; box-sizing: border-box;
       width: max-content; min-width: 220px; max-width: min(320px, calc(100vw - 8px));
       max-height: calc(100vh - 8px); overflow: auto; white-space: normal; padding: 8px 10px;
       background: #fff; color: #111; border: 2px solid #111; border-radius: 6px;
       box-shadow: 0 4px 12px rgba(0,0,0,.4); font: 400 13px/1.4 system-ui, sans-serif; }
-    .show .detail, .open .detail { display: block; }
+    .open .detail { display: block; }
     .detail p { margin: 0 0 4px; }
     .detail .headline { font-weight: 700; }
     .detail summary { cursor: pointer; min-height: 24px; line-height: 24px; }
@@ -124,8 +133,43 @@
     .detail .report[disabled] { cursor: default; opacity: .7; }
     .detail :focus-visible { outline: 2px solid #1f4e8c; outline-offset: 2px; }`;
 
-  /** @param {string} src */
-  const imagesFor = (src) => [...document.images].filter((img) => img.currentSrc === src || img.src === src);
+  /** Elements that show a picture as their CSS background (scanner.js), by its address.
+   * @type {Map<string, Set<HTMLElement>>} */
+  const tracked = new Map();
+
+  /** The first url() of an element's CSS background ('' for none).
+   * @param {Element} e */
+  function backgroundUrl(e) {
+    const m = /url\(\s*(["']?)(.*?)\1\s*\)/.exec(getComputedStyle(e).backgroundImage);
+    return m ? m[2] : '';
+  }
+
+  /** Whether `e` still shows `src` (an <img>: as its src or chosen candidate; else as its background).
+   * @param {HTMLElement} e
+   * @param {string} src */
+  const shows = (e, src) => (e instanceof HTMLImageElement ? e.currentSrc === src || e.src === src
+    : e.isConnected && backgroundUrl(e) === src);
+
+  /** Every element showing `src`: <img> elements, and the tracked backgrounds that still show it.
+   * @param {string} src
+   * @returns {HTMLElement[]} */
+  function imagesFor(src) {
+    const found = /** @type {HTMLElement[]} */ ([...document.images].filter((img) => shows(img, src)));
+    const backgrounds = tracked.get(src);
+    if (backgrounds) {
+      for (const e of [...backgrounds]) if (!shows(e, src)) backgrounds.delete(e);
+      found.push(...backgrounds);
+    }
+    return found;
+  }
+
+  /** @param {HTMLElement} element
+   * @param {string} src */
+  function track(element, src) {
+    if (element instanceof HTMLImageElement) return;
+    const set = tracked.get(src) || new Set();
+    tracked.set(src, set.add(element));
+  }
 
   /** @param {string} tag
    * @param {string} [cls]
@@ -175,7 +219,7 @@
       seen.unobserve(b.img);
     }
   }
-  /** @param {HTMLImageElement} img */
+  /** @param {HTMLElement} img */
   function clearImage(img) {
     for (const b of [...badges]) if (b.img === img) removeBadge(b);
   }
@@ -195,7 +239,9 @@
   function plainLines(view, face) {
     const lines = [];
     const p = face ? face.p_fake : view.p_fake;
-    if (typeof p === 'number') lines.push(FaceCheckSettings.probabilityText(p));
+    const band = typeof view.threshold === 'number' ? { threshold: view.threshold, unsureFrom: view.unsureFrom ?? null }
+      : undefined;
+    if (typeof p === 'number') lines.push(FaceCheckSettings.probabilityText(p, band));
     else if (face) lines.push('This face is too small to judge.');
     // (No view.reason: the worker keeps it from the page. A note is the extension's own words.)
     if (view.note) lines.push(view.note);
@@ -251,7 +297,7 @@
     }
     if (JUDGED.includes(spec.verdict)) {
       detail.append(...reportParts({ imageUrl: spec.src, pageUrl: location.href, verdict: spec.verdict,
-        p_fake: spec.p, modelVersion: view.modelVersion || '' }));
+        p_fake: spec.p, modelVersion: view.modelVersion || '', ...(spec.face ? { face: spec.face } : {}) }));
     }
     return detail;
   }
@@ -267,7 +313,8 @@
    * @returns {{host: HTMLElement, chip: HTMLElement}} */
   function makeBadge(spec, detail) {
     const host = el(TAG); // nothing on it says what the badge says
-    host.style.cssText = `all: initial; position: absolute; z-index: ${Z}; left: 0; top: 0;`;
+    host.style.cssText = `all: initial; position: fixed; z-index: ${Z}; left: 0; top: 0;`;
+    host.popover = 'manual';
     const look = LOOK[spec.verdict] || LOOK.error;
     const box = el('div', `badge ${look.cls}`);
     Object.assign(box.dataset, { src: spec.src, verdict: spec.verdict, modelVerdict: spec.modelVerdict || spec.verdict,
@@ -290,10 +337,10 @@
 
   // ---- opening the details ---------------------------------------------------------------------
 
-  /** Raise the badge being read above the others, and keep its details on screen.
+  /** Keep the details of the badge being read on screen.
    * @param {Badge} b */
   function fitDetail(b) {
-    const open = b.chip.classList.contains('show') || b.chip.classList.contains('open');
+    const open = b.chip.classList.contains('open');
     b.host.style.zIndex = String(open ? Z_TOP : Z);
     if (!open) return;
     const d = b.detail;
@@ -307,22 +354,40 @@
     d.style.top = `${at.top - r.top - b.chip.clientTop}px`;
   }
 
-  /** @param {Badge} b
-   * @param {boolean} on  hovered or focused */
+  /** Re-place every badge now (not at the next frame). */
+  function layoutNow() {
+    if (frameRequest) cancelAnimationFrame(frameRequest);
+    relayout();
+  }
+
+  /** Hovered or focused, a folded chip unfolds to its headline (the short label only: the
+   * details open on a click, Enter or Space).
+   * @param {Badge} b
+   * @param {boolean} on */
   function setShown(b, on) {
+    if (b.chip.classList.contains('show') === on) return;
     b.chip.classList.toggle('show', on);
-    place(b);
-    fitDetail(b);
+    layoutNow();
+  }
+
+  /** Bring a badge to the top of the top layer (above the other badges), keeping its focus.
+   * @param {Badge} b */
+  function raise(b) {
+    const focused = b.chip.querySelector(':focus');
+    b.host.hidePopover();
+    b.host.showPopover();
+    if (focused instanceof HTMLElement) focused.focus({ preventScroll: true });
   }
 
   /** @param {Badge} b
-   * @param {boolean} on  pinned open (a click on the chip) */
+   * @param {boolean} on  pinned open (a click on the chip, Enter or Space) */
   function setOpen(b, on) {
     if (on) for (const o of badges) if (o !== b && o.chip.classList.contains('open')) setOpen(o, false);
     b.chip.classList.toggle('open', on);
     const main = b.chip.querySelector('.main');
     if (main) main.setAttribute('aria-expanded', String(on));
-    fitDetail(b);
+    if (on) raise(b);
+    layoutNow();
   }
 
   /* Only a person presses a badge: events a script made (`click()`, dispatchEvent: isTrusted
@@ -342,12 +407,30 @@
    * @returns {(e: E) => void} */
   const trusted = (handler) => (e) => { if (e.isTrusted) handler(e); };
 
+  /** The badge sits in the page's tree, after its picture and perhaps inside a link: a person's
+   * clicks and keys in it are not the page's (they go no further, and a click on its text does
+   * not follow the link around it; its own buttons and <summary> still work).
+   * @param {Event} e */
+  function keepInside(e) {
+    e.stopPropagation();
+    if (e.type !== 'click' && e.type !== 'auxclick') return;
+    const path = e.composedPath();
+    const own = path.slice(0, Math.max(0, path.indexOf(/** @type {EventTarget} */ (e.currentTarget))));
+    if (!own.some((n) => n instanceof HTMLButtonElement || (n instanceof HTMLElement && n.localName === 'summary'))) {
+      e.preventDefault();
+    }
+  }
+
   /** @param {Badge} b */
   function wire(b) {
     const box = b.chip;
-    for (const type of SCRIPTED) box.addEventListener(type, refuseScripted, true);
+    for (const type of SCRIPTED) {
+      box.addEventListener(type, refuseScripted, true);
+      box.addEventListener(type, keepInside);
+    }
     const stop = (/** @type {Event} */ e) => { e.preventDefault(); e.stopPropagation(); };
-    box.querySelector('.main')?.addEventListener('click', trusted((e) => {
+    const main = /** @type {HTMLElement} */ (box.querySelector('.main'));
+    main.addEventListener('click', trusted((e) => {
       stop(e); // not the page's click: a badge often lies over a link
       setOpen(b, !box.classList.contains('open'));
     }));
@@ -359,9 +442,9 @@
       if (!box.contains(/** @type {Node | null} */ (e.relatedTarget))) setShown(b, box.matches(':hover'));
     }));
     box.addEventListener('keydown', trusted((e) => {
-      if (e.key !== 'Escape') return;
+      if (e.key !== 'Escape' || !box.classList.contains('open')) return;
       setOpen(b, false);
-      setShown(b, false);
+      main.focus({ preventScroll: true });
     }));
   }
 
@@ -405,7 +488,7 @@
   /** The part of `rect` (the image's content box) that no overflow-clipping ancestor of `img`
    * cuts off: scrolling panels, overflow: hidden boxes. Ancestors that are not in the image's
    * chain of containing blocks (under position: absolute / fixed) do not clip it.
-   * @param {HTMLImageElement} img
+   * @param {HTMLElement} img
    * @param {import('./geometry.js').Rect} rect */
   function unclipped(img, rect) {
     const root = document.documentElement;
@@ -424,7 +507,7 @@
 
   /** Whether the page shows something fixed or sticky (a header, a dialog) over the image at
    * (x, y), viewport px. Other boxes over an image (links, overlays in the flow) do not hide it.
-   * @param {HTMLImageElement} img
+   * @param {HTMLElement} img
    * @param {number} x
    * @param {number} y */
   function coveredAt(img, x, y) {
@@ -438,52 +521,180 @@
     return false;
   }
 
-  /** The <img>'s content box, where its picture is drawn in it, and what of it shows (viewport px).
-   * @param {HTMLImageElement} img
+  /** Where a CSS background of natural size nw x nh is drawn in an element's padding box (its
+   * first layer: background-size cover, contain, auto or 100% 100%; others are taken as filling it).
+   * @param {import('./geometry.js').Rect} box
+   * @param {CSSStyleDeclaration} cs
+   * @param {number} nw
+   * @param {number} nh */
+  function backgroundRect(box, cs, nw, nh) {
+    const size = cs.backgroundSize.split(',')[0].trim();
+    const fit = { cover: 'cover', contain: 'contain', auto: 'none', 'auto auto': 'none' }[size] || 'fill';
+    const position = `${cs.backgroundPositionX.split(',')[0]} ${cs.backgroundPositionY.split(',')[0]}`;
+    return FaceCheckGeometry.drawnRect(box, nw, nh, fit, position);
+  }
+
+  /** The picture's box (an <img>'s content box; a background's padding box), where its pixels
+   * are drawn in it, and what of it shows (viewport px).
+   * @param {HTMLElement} img
+   * @param {{width?: number, height?: number}} natural  the checked picture's size (backgrounds)
    * @returns {import('./geometry.js').ImageFrame} */
-  function imageFrame(img) {
+  function imageFrame(img, natural) {
     const r = img.getBoundingClientRect();
     const cs = getComputedStyle(img);
     const px = (/** @type {string} */ v) => parseFloat(v) || 0;
-    const x = r.left + px(cs.borderLeftWidth) + px(cs.paddingLeft);
-    const y = r.top + px(cs.borderTopWidth) + px(cs.paddingTop);
-    const w = r.right - px(cs.borderRightWidth) - px(cs.paddingRight) - x;
-    const h = r.bottom - px(cs.borderBottomWidth) - px(cs.paddingBottom) - y;
+    const isImg = img instanceof HTMLImageElement;
+    const pad = (/** @type {string} */ v) => (isImg ? px(v) : 0);
+    const x = r.left + px(cs.borderLeftWidth) + pad(cs.paddingLeft);
+    const y = r.top + px(cs.borderTopWidth) + pad(cs.paddingTop);
+    const w = r.right - px(cs.borderRightWidth) - pad(cs.paddingRight) - x;
+    const h = r.bottom - px(cs.borderBottomWidth) - pad(cs.paddingBottom) - y;
     const content = { x, y, w, h };
-    const drawn = FaceCheckGeometry.drawnRect(content, img.naturalWidth, img.naturalHeight, cs.objectFit,
-      cs.objectPosition);
+    const drawn = isImg
+      ? FaceCheckGeometry.drawnRect(content, img.naturalWidth, img.naturalHeight, cs.objectFit, cs.objectPosition)
+      : backgroundRect(content, cs, natural.width || 0, natural.height || 0);
     return { content, drawn, visible: unclipped(img, content) };
   }
 
-  /** Whether the image can be seen at all (connected, displayed, not hidden or transparent).
-   * @param {HTMLImageElement} img */
+  /** Whether the picture can be seen at all (connected, displayed, not hidden or transparent).
+   * @param {HTMLElement} img */
   const displayed = (img) => img.isConnected && (!img.checkVisibility || img.checkVisibility(
     /** @type {CheckVisibilityOptions} */ ({ checkVisibilityCSS: true, visibilityProperty: true,
       checkOpacity: true, opacityProperty: true })));
 
-  /** Place a badge, or hide it while its face cannot be seen.
+  /** Whether the page covers any part of `r` (its centre and corners) with a fixed or sticky layer.
+   * @param {HTMLElement} img
+   * @param {import('./geometry.js').Rect} r */
+  const coveredRect = (img, r) => [[0.5, 0.5], [0, 0], [1, 0], [0, 1], [1, 1]].some(([fx, fy]) =>
+    coveredAt(img, r.x + 2 + fx * (r.w - 4), r.y + 2 + fy * (r.h - 4)));
+
+  /** @type {readonly Fold[]} */
+  const FOLDS = ['full', 'compact', 'tiny'];
+  /** @param {Badge} b
+   * @param {Fold} fold */
+  function setFold(b, fold) {
+    b.chip.classList.toggle('compact', fold === 'compact');
+    b.chip.classList.toggle('tiny', fold === 'tiny');
+  }
+
+  /** The badge's size in each fold, measured once (its words do not change).
    * @param {Badge} b */
-  function place(b) {
-    const frame = displayed(b.img) ? imageFrame(b.img) : null;
-    const image = { width: b.width, height: b.height };
-    const anchor = frame && FaceCheckGeometry.shownAt(frame, b.faceBox, image);
-    if (!frame || !anchor || coveredAt(b.img, anchor.x, anchor.y)) {
-      b.host.style.display = 'none';
-      return;
-    }
-    b.host.style.display = '';
-    b.chip.classList.toggle('compact', FaceCheckGeometry.isCompact(frame));
+  function sizesOf(b) {
+    if (b.sizes) return b.sizes;
     const unfolded = b.chip.classList.contains('show');
-    if (!unfolded || !b.size) b.size = { w: b.host.offsetWidth, h: b.host.offsetHeight };
-    const page = { scrollX: window.scrollX, scrollY: window.scrollY, width: document.documentElement.clientWidth };
-    const at = FaceCheckGeometry.badgePosition(frame, b.faceBox, image, b.size, page);
-    const top = at.top;
+    b.chip.classList.remove('show');
+    /** @type {Record<Fold, {w: number, h: number}>} */
+    const sizes = { full: { w: 0, h: 0 }, compact: { w: 0, h: 0 }, tiny: { w: 0, h: 0 } };
+    for (const fold of FOLDS) {
+      setFold(b, fold);
+      sizes[fold] = { w: b.host.offsetWidth, h: b.host.offsetHeight };
+    }
+    b.chip.classList.toggle('show', unfolded);
+    b.sizes = sizes;
+    return sizes;
+  }
+
+  /**
+   * @typedef {object} Pass  one round of placing every badge
+   * @property {import('./geometry.js').Rect[]} placed  the badges placed so far (folded)
+   * @property {() => {e: Element, r: import('./geometry.js').Rect}[]} pictures  the pictures in view
+   */
+  /** @returns {Pass} */
+  function newPass() {
+    /** @type {{e: Element, r: import('./geometry.js').Rect}[] | null} */
+    let pictures = null;
+    const inView = (/** @type {DOMRect} */ r) => r.width >= 16 && r.height >= 16 && r.bottom > -100 &&
+      r.right > -100 && r.top < innerHeight + 100 && r.left < innerWidth + 100;
+    return { placed: [], pictures: () => {
+      if (!pictures) {
+        const all = [...document.images, ...[...tracked.values()].flatMap((set) => [...set])];
+        pictures = all.map((e) => ({ e, r: e.getBoundingClientRect() })).filter(({ r }) => inView(r))
+          .map(({ e, r }) => ({ e, r: { x: r.left, y: r.top, w: r.width, h: r.height } }));
+      }
+      return pictures;
+    } };
+  }
+
+  /** What a badge may not cover: the other faces of its picture, the badges already placed,
+   * other pictures (not those its picture lies in).
+   * @param {Badge} b
+   * @param {import('./geometry.js').ImageFrame} frame
+   * @param {Pass} pass */
+  function obstacles(b, frame, pass) {
+    const image = { width: b.width, height: b.height };
+    const faces = [...badges].filter((o) => o !== b && o.img === b.img && o.faceBox)
+      .map((o) => FaceCheckGeometry.faceOf(frame, o.faceBox, image))
+      .filter((r) => r !== null && r.w > 0 && r.h > 0);
+    const c = frame.content;
+    const around = (/** @type {import('./geometry.js').Rect} */ r) => r.x <= c.x + 1 && r.y <= c.y + 1 &&
+      r.x + r.w >= c.x + c.w - 1 && r.y + r.h >= c.y + c.h - 1;
+    const pictures = pass.pictures().filter(({ e, r }) => e !== b.img && !around(r)).map(({ r }) => r);
+    return [.../** @type {import('./geometry.js').Rect[]} */ (faces), ...pass.placed, ...pictures];
+  }
+
+  /** A badge's spot and fold, best first: beside its face inside the picture (the full headline
+   * when the picture is wide enough, else the compact chip, else the icon alone), then inside its
+   * face box at its top edge, and only as a last resort beyond the picture's edge.
+   * @param {Badge} b
+   * @param {import('./geometry.js').ImageFrame} frame
+   * @param {Pass} pass
+   * @returns {{spot: import('./geometry.js').Spot, fold: Fold} | null} */
+  function findSpot(b, frame, pass) {
+    const face = FaceCheckGeometry.faceOf(frame, b.faceBox, { width: b.width, height: b.height });
+    const query = { area: frame.visible || frame.content, content: frame.content, face: face && face.w && face.h ? face : null,
+      avoid: obstacles(b, frame, pass), free: (/** @type {import('./geometry.js').Rect} */ r) => !coveredRect(b.img, r),
+      scrollY: window.scrollY };
+    const sizes = sizesOf(b);
+    const beside = FaceCheckGeometry.isCompact(frame) ? FOLDS.slice(1) : FOLDS;
+    /** @type {[Fold, boolean, boolean][]} fold, on the face, beyond the picture */
+    const tries = [...beside.map((f) => /** @type {[Fold, boolean, boolean]} */ ([f, false, false])),
+      ['compact', true, false], ['tiny', true, false], ['tiny', true, true]];
+    for (const [fold, onFace, outside] of tries) {
+      const spot = FaceCheckGeometry.spotFor({ ...query, badge: sizes[fold], onFace, outside });
+      if (spot) return { spot, fold };
+    }
+    return null;
+  }
+
+  /** @param {Badge} b */
+  function hide(b) {
+    b.host.style.display = 'none';
+    b.spot = null;
+  }
+
+  /** Place a badge, or hide it while its face cannot be seen or no spot is clear.
+   * @param {Badge} b
+   * @param {Pass} pass */
+  function place(b, pass) {
+    const frame = displayed(b.img) ? imageFrame(b.img, b) : null;
+    const anchor = frame && FaceCheckGeometry.shownAt(frame, b.faceBox, { width: b.width, height: b.height });
+    if (!frame || !anchor || coveredAt(b.img, anchor.x, anchor.y)) return hide(b);
+    b.host.style.display = '';
+    const unfolded = b.chip.classList.contains('show') || b.chip.classList.contains('open');
     // Unfolded, it keeps the folded chip's place (it would slip from under the pointer), in view.
-    const left = unfolded ? Math.max(page.scrollX, Math.min(at.left, page.scrollX + page.width - b.host.offsetWidth))
-      : at.left;
+    if (unfolded && b.spot) {
+      const left = Math.max(0, Math.min(b.spot.x, document.documentElement.clientWidth - b.host.offsetWidth));
+      move(b, left, b.spot.y);
+      pass.placed.push(b.spot);
+      return undefined;
+    }
+    const found = findSpot(b, frame, pass);
+    if (!found) return hide(b);
+    setFold(b, found.fold);
+    const { x, y } = found.spot;
+    move(b, x, y);
+    b.spot = { x, y, ...sizesOf(b)[found.fold] };
+    pass.placed.push(b.spot);
+    pointAt(b, found.spot.outside, anchor.x - x);
+    return undefined;
+  }
+
+  /** @param {Badge} b
+   * @param {number} left  viewport px
+   * @param {number} top */
+  function move(b, left, top) {
     if (b.host.style.left !== `${left}px`) b.host.style.left = `${left}px`;
     if (b.host.style.top !== `${top}px`) b.host.style.top = `${top}px`;
-    pointAt(b, at.outside, anchor.x + page.scrollX - left);
   }
 
   /** Give a badge placed outside its picture a tail pointing at its face (x: the face's centre,
@@ -501,27 +712,50 @@
     if (b.chip.style.getPropertyValue('--tail-x') !== tail) b.chip.style.setProperty('--tail-x', tail);
   }
 
-  /** A badge of an image that went away, or now shows another picture.
+  /** A badge of a picture that went away, or now shows another picture. A switch between the
+   * candidates of an <img>'s srcset (the browser picking another resolution) is the same picture.
    * @param {Badge} b */
-  const stale = (b) => !b.img.isConnected || b.img.src !== b.srcAttr ||
-    Boolean(b.img.currentSrc && b.shown && b.img.currentSrc !== b.shown);
+  function stale(b) {
+    if (!b.img.isConnected || !b.host.isConnected) return true;
+    const img = b.img;
+    if (!(img instanceof HTMLImageElement)) return !shows(img, b.src);
+    if (img.src !== b.srcAttr || img.srcset !== b.srcset) return true;
+    return !b.srcset && Boolean(img.currentSrc && b.shown && img.currentSrc !== b.shown);
+  }
+
+  /** Whether a transition or animation moves a badged picture (a carousel sliding): badges follow
+   * it frame by frame until it ends. */
+  function animating() {
+    if (!document.getAnimations || !badges.size) return false;
+    const pictures = new Set([...badges].map((b) => b.img));
+    return document.getAnimations().some((a) => {
+      const target = a.playState === 'running' && a.effect instanceof KeyframeEffect ? a.effect.target : null;
+      return Boolean(target) && [...pictures].some((p) => target && target.contains(p));
+    });
+  }
 
   let frameRequest = 0;
   function relayout() {
     frameRequest = 0;
-    for (const b of [...badges]) {
+    const pass = newPass();
+    const unfolded = (/** @type {Badge} */ b) => Number(b.chip.classList.contains('show') || b.chip.classList.contains('open'));
+    // Badges being read keep their place: the others make room for them.
+    for (const b of [...badges].sort((a, c) => unfolded(c) - unfolded(a))) {
       if (stale(b)) removeBadge(b);
       else {
-        place(b);
-        if (b.chip.classList.contains('show') || b.chip.classList.contains('open')) fitDetail(b);
+        place(b, pass);
+        if (unfolded(b)) fitDetail(b);
       }
     }
+    if (animating()) scheduleLayout();
   }
   const scheduleLayout = () => { if (!frameRequest && badges.size) frameRequest = requestAnimationFrame(relayout); };
   const passive = { capture: true, passive: true };
   addEventListener('scroll', scheduleLayout, passive);
   addEventListener('resize', scheduleLayout, { passive: true });
-  for (const type of ['transitionend', 'animationend', 'load']) document.addEventListener(type, scheduleLayout, passive);
+  for (const type of ['transitionrun', 'transitionend', 'animationstart', 'animationend', 'load']) {
+    document.addEventListener(type, scheduleLayout, passive);
+  }
   const resized = new ResizeObserver(scheduleLayout);
   if (document.body) resized.observe(document.body);
   const seen = new IntersectionObserver(scheduleLayout, { threshold: [0, 0.25, 0.5, 0.75, 1] });
@@ -533,8 +767,19 @@
     .observe(document.documentElement, { childList: true, subtree: true, attributes: true,
       attributeFilter: ['src', 'srcset', 'sizes', 'style', 'class', 'hidden', 'open'] });
 
-  /** Put a badge in the page, tied to its image.
-   * @param {HTMLImageElement} img
+  /** Where a picture's badges go in the page's tree: right after it (after the <picture>, or
+   * after a button or label it sits in, where a control may not be nested), so that they come
+   * just after it in reading and tab order.
+   * @param {HTMLElement} img */
+  function anchorOf(img) {
+    const last = [...badges].filter((o) => o.img === img).pop();
+    if (last) return last.host;
+    return img.parentElement && img.parentElement.closest('picture, button, summary, label, [role="button"]') || img;
+  }
+
+  /** Put a badge in the page, tied to its picture: in the top layer (a manual popover, so that no
+   * page layer or transformed box confines it), placed in viewport pixels.
+   * @param {HTMLElement} img
    * @param {BadgeSpec} spec
    * @param {HTMLElement} detail
    * @param {number[] | null} box
@@ -542,40 +787,53 @@
   function add(img, spec, detail, box, view) {
     const { host, chip } = makeBadge(spec, detail);
     /** @type {Badge} */
-    const b = { host, chip, detail, img, src: spec.src, srcAttr: img.src, shown: img.currentSrc, faceBox: box,
-      width: view.width, height: view.height, size: null };
+    const b = { host, chip, detail, img, src: spec.src, srcAttr: img instanceof HTMLImageElement ? img.src : '',
+      shown: img instanceof HTMLImageElement ? img.currentSrc : '', srcset: img.getAttribute('srcset') || '',
+      faceBox: box, width: view.width, height: view.height, sizes: null, spot: null };
+    if (img instanceof HTMLImageElement) b.srcset = img.srcset;
     wire(b);
-    document.documentElement.appendChild(host);
+    const at = anchorOf(img);
+    if (at.parentNode) at.after(host);
+    else document.documentElement.appendChild(host);
+    host.showPopover();
     badges.add(b);
     resized.observe(img);
     seen.observe(img);
-    place(b);
+    scheduleLayout();
   }
 
-  /** The image's alt text (or title), for the badge's label and the announcement.
-   * @param {HTMLImageElement} img */
-  const altOf = (img) => (img.alt || img.title || '').trim().replace(/\s+/g, ' ').slice(0, 150);
+  /** The picture's alt text (or title, or aria-label), for the badge's label and the announcement.
+   * @param {HTMLElement} img */
+  const altOf = (img) => ((img instanceof HTMLImageElement ? img.alt : '') || img.title ||
+    img.getAttribute('aria-label') || '').trim().replace(/\s+/g, ' ').slice(0, 150);
 
-  /** One result -> badges on every <img> showing `src`.
+  /** What each page-side result said, by address: options changes re-judge it (no model run).
+   * @type {Map<string, import('./settings.js').View>} */
+  const views = new Map();
+
+  /** One result -> badges on every picture showing `src`, its faces numbered left to right.
    * @param {string} src
    * @param {import('./settings.js').View} view
    * @returns {number} how many were drawn */
   function draw(src, view) {
     let n = 0;
-    const said = new Set(); // one announcement per picture, however many <img> show it
+    const said = new Set(); // one announcement per picture, however many elements show it
     const perFace = view.faces.length && view.verdict !== 'error' && view.verdict !== 'no-face';
+    const faces = [...view.faces].sort((a, c) => a.box[0] - c.box[0] || a.box[1] - c.box[1]);
+    views.set(src, view);
     for (const img of imagesFor(src)) {
       clearImage(img);
       const alt = altOf(img);
       const base = { src, alt, of: '' };
       if (perFace) {
-        const many = view.faces.length > 1;
-        view.faces.forEach((face, i) => {
+        const count = faces.length;
+        faces.forEach((face, i) => {
           const spec = { ...base, verdict: face.verdict, p: face.p_fake, modelVerdict: face.modelVerdict,
-            text: face.label, of: many ? ` (face ${i + 1} of ${view.faces.length})` : '' };
+            text: face.label, of: count > 1 ? ` (face ${i + 1} of ${count})` : '',
+            face: count > 1 ? { index: i + 1, count } : null };
           add(img, spec, makeDetail(spec, view, face), face.box, view);
         });
-        n += view.faces.length;
+        n += count;
       } else {
         const spec = { ...base, verdict: view.verdict, p: view.p_fake, modelVerdict: view.modelVerdict, text: view.label };
         add(img, spec, makeDetail(spec, view), null, view);
@@ -585,6 +843,17 @@
     }
     said.forEach(announce);
     return n;
+  }
+
+  /** The options changed the threshold or band: every result on the page re-worded from its
+   * stored probabilities (settings.js rejudge()).
+   * @param {{threshold?: unknown, unsureBand?: unknown}} band */
+  function rejudgeAll(band) {
+    const settings = FaceCheckSettings.clean({ threshold: band.threshold ?? null, unsureBand: band.unsureBand ?? null });
+    for (const [src, view] of [...views]) {
+      if (!imagesFor(src).length) views.delete(src);
+      else if ([...badges].some((b) => b.src === src)) draw(src, FaceCheckSettings.rejudge(view, settings));
+    }
   }
 
   /* "Checking..." badges, and what happens if the worker dies before answering.
@@ -649,11 +918,12 @@
       sendResponse({ drawn: draw(msg.src, msg.view) });
     }
     else if (msg.type === 'facecheck-pending') sendResponse({ drawn: pending(msg.src) });
+    else if (msg.type === 'facecheck-rejudge' && msg.band) rejudgeAll(msg.band);
     return false;
   });
 
   const clear = (/** @type {string} */ src) => imagesFor(src).forEach(clearImage);
-  globalThis.FaceCheckBadges = { draw, pending, clear };
+  globalThis.FaceCheckBadges = { draw, pending, clear, track };
 })();
 
 /* blob: images, for the service worker (inference.js readBlob): a blob: URL can be read only by

@@ -23,6 +23,22 @@
  * @typedef {{w: number, h: number}} Size
  */
 
+/**
+ * @typedef {object} SpotQuery  what spotFor() weighs
+ * @property {Rect} area  the visible part of the picture
+ * @property {Rect} content  the whole picture
+ * @property {Rect | null} face  the badge's face; null: a badge without one (a corner)
+ * @property {Size} badge
+ * @property {Rect[]} avoid  what the badge may never cover: the picture's other faces, the
+ *   badges already placed, other pictures
+ * @property {(r: Rect) => boolean} [free]  false where the page covers `r` (a sticky header)
+ * @property {boolean} [onFace]  may sit inside its own face box, at its top edge
+ * @property {boolean} [outside]  may sit beyond the picture's edge (a last resort)
+ * @property {number} [scrollY]  the page's scroll offset (room above the page's top)
+ * @typedef {{x: number, y: number, outside: 'above' | 'below' | null}} Spot  viewport px
+ * @typedef {{r: Rect, within: Rect | null, outside: 'above' | 'below' | null}} Candidate
+ */
+
 (function (root, factory) {
   if (typeof module === 'object' && module.exports) module.exports = factory();
   else root.FaceCheckGeometry = factory();
@@ -124,54 +140,72 @@
    * @param {ImageFrame} frame */
   const isCompact = (frame) => frame.content.w < COMPACT_BELOW;
 
-  /** Where a badge goes next to a face (viewport px): inside the visible picture above the face,
-   * else below it, else beside it, else just outside the picture's edge above or below the face:
-   * above if the page has room there, but never past an edge a scrolling panel cuts (beyond it
-   * is the page around the panel, not the picture's neighbourhood).
-   * @param {Rect} area  the visible picture
-   * @param {Rect} content  the whole picture
+  /** Whether two rectangles share more than a hairline.
+   * @param {Rect} a
+   * @param {Rect} b */
+  const overlaps = (a, b) => a.x < b.x + b.w - 0.5 && b.x < a.x + a.w - 0.5 &&
+    a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5;
+
+  /** Whether `inner` lies inside `outer`.
+   * @param {Rect} inner
+   * @param {Rect} outer */
+  const inside = (inner, outer) => inner.x >= outer.x - 0.5 && inner.y >= outer.y - 0.5 &&
+    inner.x + inner.w <= outer.x + outer.w + 0.5 && inner.y + inner.h <= outer.y + outer.h + 0.5;
+
+
+  /** The spots to try for a badge next to its face, best first: above the face inside the
+   * picture (centred on the face, else flush with its left or right edge), below it, beside it,
+   * then (onFace) inside the face box at its top edge, then (outside) beyond the picture's top or
+   * bottom edge (not past an edge a scrolling panel cuts: beyond it is the page around the panel).
+   * @param {SpotQuery} q
    * @param {Rect} face
-   * @param {Size} badge
-   * @param {number} scrollY
-   * @returns {{left: number, top: number, outside?: 'above' | 'below'}}  outside: placed beyond
-   *   the picture's edge (where it may touch a neighbouring picture; content.js gives it a tail
-   *   pointing at its own face) */
-  function besideFace(area, content, face, badge, scrollY) {
-    let left = face.x + face.w / 2 - badge.w / 2;
-    if (area.w >= badge.w) left = Math.min(Math.max(left, area.x), area.x + area.w - badge.w);
-    const above = face.y - GAP - badge.h;
-    const below = face.y + face.h + GAP;
-    if (above >= area.y) return { left, top: above };
-    if (below + badge.h <= area.y + area.h) return { left, top: below };
-    if (area.h >= badge.h) {
-      const top = Math.min(Math.max(face.y, area.y), area.y + area.h - badge.h);
-      const right = face.x + face.w + GAP;
-      if (right + badge.w <= area.x + area.w) return { left: right, top };
-      const leftSide = face.x - GAP - badge.w;
-      if (leftSide >= area.x) return { left: leftSide, top };
+   * @returns {Candidate[]} */
+  function candidates(q, face) {
+    const { area, content, badge: { w, h } } = q;
+    const xs = [face.x + face.w / 2 - w / 2, face.x, face.x + face.w - w]
+      .map((x) => (area.w >= w ? Math.min(Math.max(x, area.x), area.x + area.w - w) : x));
+    const sideY = Math.min(Math.max(face.y, area.y), area.y + area.h - h);
+    /** @type {Candidate[]} */
+    const out = [];
+    const add = (/** @type {number} */ x, /** @type {number} */ y, /** @type {Rect | null} */ within,
+      /** @type {'above' | 'below' | null} */ outside = null) => out.push({ r: { x, y, w, h }, within, outside });
+    for (const y of [face.y - GAP - h, face.y + face.h + GAP]) for (const x of xs) add(x, y, area);
+    add(face.x + face.w + GAP, sideY, area);
+    add(face.x - GAP - w, sideY, area);
+    if (q.onFace) {
+      const top = Math.max(face.y + GAP / 2, area.y);
+      for (const x of xs) add(x, top, area);
+      // Wider than the picture: on the face, spilling over the picture's sides.
+      if (area.w < w) add(xs[0], Math.min(top, area.y + area.h - h), null);
     }
-    const roomAbove = above + scrollY >= 0;
-    const cutAbove = area.y > content.y + 0.5;
-    const cutBelow = area.y + area.h < content.y + content.h - 0.5;
-    const up = roomAbove && (!cutAbove || cutBelow);
-    return { left, top: up ? above : below, outside: up ? 'above' : 'below' };
+    if (q.outside) {
+      const cutAbove = area.y > content.y + 0.5;
+      const cutBelow = area.y + area.h < content.y + content.h - 0.5;
+      const edgeAbove = area.y - GAP - h;
+      if (edgeAbove + (q.scrollY || 0) >= 0 && (!cutAbove || cutBelow)) add(xs[0], edgeAbove, null, 'above');
+      if (!cutBelow || cutAbove) add(xs[0], area.y + area.h + GAP, null, 'below');
+    }
+    return out;
   }
 
-  /** Where a badge goes, in document pixels (rounded), kept inside the viewport's width.
-   * @param {ImageFrame} frame
-   * @param {number[] | null} box  the face, [x, y, w, h] in the picture's pixels; null: the corner
-   * @param {{width?: number, height?: number}} image  the picture's size (needed with a box)
-   * @param {Size} badge  the badge's size
-   * @param {Page} page
-   * @returns {{left: number, top: number, outside: 'above' | 'below' | null}} */
-  function badgePosition(frame, box, image, badge, page) {
-    const area = frame.visible || frame.content;
-    const face = faceOf(frame, box, image);
-    const spot = face
-      ? besideFace(area, frame.content, face, badge, page.scrollY)
-      : { left: area.x + GAP, top: area.y + GAP };
-    const left = Math.max(0, Math.min(spot.left, page.width - badge.w)) + page.scrollX;
-    return { left: Math.round(left), top: Math.round(spot.top + page.scrollY), outside: spot.outside || null };
+  /** Where a badge goes (viewport px), or null when no spot is clear: the first candidate that
+   * lies inside the visible picture (for spots inside it), covers none of `avoid` and is `free`.
+   * A badge without a face takes the visible picture's top-left corner (else another corner).
+   * @param {SpotQuery} q
+   * @returns {Spot | null} */
+  function spotFor(q) {
+    const { area, badge: { w, h } } = q;
+    const corners = [[area.x + GAP, area.y + GAP], [area.x + area.w - GAP - w, area.y + GAP],
+      [area.x + GAP, area.y + area.h - GAP - h], [area.x + area.w - GAP - w, area.y + area.h - GAP - h]];
+    const list = q.face ? candidates(q, q.face)
+      : corners.map(([x, y]) => ({ r: { x, y, w, h }, within: area, outside: null }));
+    const free = q.free || (() => true);
+    for (const c of list) {
+      if (c.within && !inside(c.r, c.within)) continue;
+      if (q.avoid.some((a) => overlaps(c.r, a)) || !free(c.r)) continue;
+      return { x: Math.round(c.r.x), y: Math.round(c.r.y), outside: c.outside };
+    }
+    return null;
   }
 
   /** Where a badge's details panel opens (viewport px): below the badge, else above it, else on
@@ -192,5 +226,5 @@
     return { left: Math.round(left), top: Math.round(top) };
   }
 
-  return { COMPACT_BELOW, drawnRect, clip, faceRect, shownAt, isCompact, badgePosition, panelPosition };
+  return { COMPACT_BELOW, drawnRect, clip, faceRect, faceOf, shownAt, isCompact, overlaps, spotFor, panelPosition };
 });

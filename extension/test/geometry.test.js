@@ -2,11 +2,10 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { drawnRect, badgePosition, clip, shownAt, isCompact, panelPosition, COMPACT_BELOW } =
+const { drawnRect, spotFor, overlaps, clip, shownAt, isCompact, panelPosition, COMPACT_BELOW } =
   require('../src/geometry.js');
 
 const content = { x: 10, y: 20, w: 200, h: 100 };
-const page = { scrollX: 0, scrollY: 0, width: 1000 };
 const badge = { w: 40, h: 20 };
 
 test('drawnRect(): object-fit and object-position', () => {
@@ -18,41 +17,6 @@ test('drawnRect(): object-fit and object-position', () => {
   assert.deepEqual(drawnRect(content, 100, 50, 'none', '5px 7px'), { x: 15, y: 27, w: 100, h: 50 });
   assert.deepEqual(drawnRect(content, 100, 50, 'scale-down', ''), { x: 60, y: 45, w: 100, h: 50 });
   assert.deepEqual(drawnRect(content, 400, 400, 'scale-down', '0% 0%'), { x: 10, y: 20, w: 100, h: 100 });
-});
-
-test('badgePosition(): the top-left corner without a face', () => {
-  const frame = { content, drawn: content };
-  assert.deepEqual(badgePosition(frame, null, {}, badge, page), { left: 14, top: 24, outside: null });
-  const scrolled = { scrollX: 5, scrollY: 300, width: 1000 };
-  assert.deepEqual(badgePosition(frame, null, {}, badge, scrolled), { left: 19, top: 324, outside: null });
-});
-
-test('badgePosition(): above the face inside the picture, else below it, else outside', () => {
-  const frame = { content: { x: 0, y: 0, w: 200, h: 200 }, drawn: { x: 0, y: 0, w: 200, h: 200 } };
-  const image = { width: 100, height: 100 };
-  // Room above the face: centred over it, 4 px above.
-  assert.deepEqual(badgePosition(frame, [40, 40, 20, 20], image, badge, page), { left: 80, top: 56, outside: null });
-  // A face at the top: below it, inside the picture.
-  assert.deepEqual(badgePosition(frame, [40, 0, 20, 20], image, badge, page), { left: 80, top: 44, outside: null });
-  // A face filling the picture on a scrolled page: above the picture (outside it: content.js
-  // gives such a badge a tail pointing at its face).
-  const scrolled = { scrollX: 0, scrollY: 500, width: 1000 };
-  assert.deepEqual(badgePosition(frame, [0, 0, 100, 100], image, badge, scrolled), { left: 80, top: 476, outside: 'above' });
-  // ... and below it at the very top of the page.
-  assert.deepEqual(badgePosition(frame, [0, 0, 100, 100], image, badge, page), { left: 80, top: 204, outside: 'below' });
-});
-
-test('badgePosition(): within the picture and the viewport, faces clipped by object-fit', () => {
-  const frame = { content: { x: 0, y: 0, w: 200, h: 200 }, drawn: { x: 0, y: 0, w: 200, h: 200 } };
-  const image = { width: 100, height: 100 };
-  // A face at the right edge: the badge stays inside the picture.
-  assert.deepEqual(badgePosition(frame, [90, 40, 10, 10], image, badge, page), { left: 160, top: 56, outside: null });
-  // A narrow viewport: the badge stays inside it.
-  const narrow = { ...page, width: 150 };
-  assert.deepEqual(badgePosition(frame, [90, 40, 10, 10], image, badge, narrow), { left: 110, top: 56, outside: null });
-  // object-fit: cover cuts the picture's top: a face partly outside is clipped to what shows.
-  const cover = { content: { x: 0, y: 0, w: 200, h: 100 }, drawn: { x: 0, y: -50, w: 200, h: 200 } };
-  assert.deepEqual(badgePosition(cover, [40, 10, 20, 40], image, badge, page), { left: 80, top: 54, outside: null });
 });
 
 test('clip(): both axes, or only the one an overflow clips; empty when apart', () => {
@@ -77,33 +41,6 @@ test('shownAt(): only while the face\'s centre is in the visible part of the pic
   assert.deepEqual(shownAt(half, null, {}), { x: 100, y: 100 });
 });
 
-test('badgePosition(): within the visible part of a scrolled picture', () => {
-  const content = { x: 0, y: -100, w: 200, h: 300 }; // its top 100 px scrolled out of a panel
-  const frame = { content, drawn: content, visible: { x: 0, y: 0, w: 200, h: 200 } };
-  const image = { width: 200, height: 300 };
-  // Above the face there is room in the picture, but not in the part that shows: below the face.
-  assert.deepEqual(badgePosition(frame, [50, 110, 100, 40], image, badge, page), { left: 80, top: 54, outside: null });
-  // No face: the visible corner.
-  assert.deepEqual(badgePosition(frame, null, {}, badge, page), { left: 4, top: 4, outside: null });
-  // No room inside: below the face, not above the edge a panel cuts (the page around the panel)...
-  const cut = { content, drawn: content, visible: { x: 0, y: 0, w: 200, h: 200 } };
-  const scrolled = { ...page, scrollY: 500 };
-  assert.deepEqual(badgePosition(cut, [0, 100, 200, 190], image, badge, scrolled), { left: 80, top: 694, outside: 'below' });
-  // ... unless the panel cuts it below too.
-  const both = { content, drawn: content, visible: { x: 0, y: 0, w: 200, h: 195 } };
-  assert.deepEqual(badgePosition(both, [0, 100, 200, 190], image, badge, scrolled), { left: 80, top: 476, outside: 'above' });
-});
-
-test('badgePosition(): beside the face when neither above nor below is inside', () => {
-  const content = { x: 0, y: 0, w: 120, h: 60 };
-  const frame = { content, drawn: content };
-  const image = { width: 120, height: 60 };
-  // A face filling the picture's height at its left: to its right, inside the picture.
-  assert.deepEqual(badgePosition(frame, [0, 0, 60, 60], image, badge, page), { left: 64, top: 0, outside: null });
-  // ... at its right: to its left.
-  assert.deepEqual(badgePosition(frame, [60, 0, 60, 60], image, badge, page), { left: 16, top: 0, outside: null });
-});
-
 test('isCompact(): chips on pictures narrower than COMPACT_BELOW', () => {
   const at = (w) => ({ content: { x: 0, y: 0, w, h: w }, drawn: { x: 0, y: 0, w, h: w } });
   assert.equal(COMPACT_BELOW, 160);
@@ -125,4 +62,71 @@ test('panelPosition(): below the badge, else above, always on screen', () => {
   const short = { width: 800, height: 560 };
   assert.deepEqual(panelPosition({ x: 0, y: 200, w: 60, h: 24 }, tall, short), { left: 0, top: 60 });
   assert.deepEqual(panelPosition({ x: -50, y: 400, w: 60, h: 24 }, tall, short), { left: 0, top: 0 });
+});
+
+const sq = { x: 0, y: 0, w: 200, h: 200 };
+const q = (face, extra = {}) => ({ area: sq, content: sq, face, badge, avoid: [], ...extra });
+
+test('spotFor(): the top-left corner without a face, another corner when it is taken', () => {
+  const area = { x: 10, y: 20, w: 200, h: 100 };
+  assert.deepEqual(spotFor({ area, content: area, face: null, badge, avoid: [] }), { x: 14, y: 24, outside: null });
+  const taken = { x: 14, y: 24, w: 40, h: 20 };
+  assert.deepEqual(spotFor({ area, content: area, face: null, badge, avoid: [taken] }), { x: 166, y: 24, outside: null });
+});
+
+test('spotFor(): above the face inside the picture, else below, else beside', () => {
+  assert.deepEqual(spotFor(q({ x: 80, y: 80, w: 40, h: 40 })), { x: 80, y: 56, outside: null });
+  assert.deepEqual(spotFor(q({ x: 80, y: 0, w: 40, h: 40 })), { x: 80, y: 44, outside: null });
+  // A face as tall as the picture: beside it.
+  assert.deepEqual(spotFor(q({ x: 0, y: 0, w: 100, h: 200 })), { x: 104, y: 0, outside: null });
+  // Near the picture's right edge: kept inside it.
+  assert.deepEqual(spotFor(q({ x: 180, y: 80, w: 20, h: 20 })), { x: 160, y: 56, outside: null });
+});
+
+test('spotFor(): never over another face or a badge already placed', () => {
+  const face = { x: 80, y: 80, w: 40, h: 40 };
+  // Another face right above: the badge goes below its own face instead.
+  const other = { x: 70, y: 30, w: 60, h: 48 };
+  const at = spotFor(q(face, { avoid: [other] }));
+  assert.deepEqual(at, { x: 80, y: 124, outside: null });
+  assert.equal(overlaps({ ...at, w: 40, h: 20 }, other), false);
+  // The centred spot taken by a neighbour's badge: flush with the face's left edge... or right.
+  const taken = { x: 90, y: 56, w: 40, h: 20 };
+  assert.deepEqual(spotFor(q(face, { avoid: [taken] })), { x: 80, y: 124, outside: null });
+  const wide = { x: 60, y: 80, w: 80, h: 40 };
+  assert.deepEqual(spotFor(q(wide, { avoid: [{ x: 62, y: 56, w: 30, h: 20 }] })), { x: 100, y: 56, outside: null });
+});
+
+test('spotFor(): three faces side by side get three badges, each over its own face', () => {
+  const area = { x: 0, y: 0, w: 300, h: 120 };
+  const faces = [0, 100, 200].map((x) => ({ x: x + 20, y: 40, w: 60, h: 60 }));
+  const placed = [];
+  for (const face of faces) {
+    const at = spotFor({ area, content: area, face, badge: { w: 60, h: 24 }, avoid: [...faces.filter((f) => f !== face), ...placed] });
+    assert.ok(at, 'placed');
+    const r = { x: at.x, y: at.y, w: 60, h: 24 };
+    assert.ok(r.x >= face.x - 1 && r.x + r.w <= face.x + face.w + 1, `over its own face: ${JSON.stringify(r)}`);
+    placed.push(r);
+  }
+});
+
+test('spotFor(): a covered spot (a sticky header) is not used', () => {
+  const face = { x: 80, y: 80, w: 40, h: 40 };
+  const header = { x: 0, y: 0, w: 1000, h: 70 };
+  const free = (r) => !overlaps(r, header);
+  assert.deepEqual(spotFor(q(face, { free })), { x: 80, y: 124, outside: null });
+  assert.equal(spotFor(q(face, { free: () => false })), null);
+});
+
+test('spotFor(): a tight avatar: on its face, never beyond the picture unless allowed', () => {
+  const area = { x: 0, y: 40, w: 40, h: 40 };
+  const face = { x: 8, y: 48, w: 24, h: 24 };
+  const chip = { w: 24, h: 24 };
+  const neighbours = [{ x: 0, y: -4, w: 40, h: 40 }, { x: 0, y: 84, w: 40, h: 40 }];
+  assert.equal(spotFor({ area, content: area, face, badge: chip, avoid: neighbours }), null);
+  assert.deepEqual(spotFor({ area, content: area, face, badge: chip, avoid: neighbours, onFace: true }),
+    { x: 8, y: 50, outside: null });
+  // A lone avatar with room around it: above the picture, with a tail (outside).
+  assert.deepEqual(spotFor({ area, content: area, face, badge: { w: 60, h: 24 }, avoid: [], outside: true }),
+    { x: -10, y: 12, outside: 'above' });
 });
