@@ -117,9 +117,12 @@ def test_popup_rows_in_plain_words_show_their_image(ext, site):
     for r, text in zip(results, texts, strict=True):
         assert r["p_fake"] is not None, r
         # The same words as the Python side (facecheck/wording.py) and settings.js.
-        want = [wording.headline(r["verdict"], r["p_fake"]), wording.probability_text(r["p_fake"])]
-        js = popup.evaluate("([v, p]) => [FaceCheckSettings.headline(v, p), "
-                            "FaceCheckSettings.probabilityText(p)]", [r["verdict"], r["p_fake"]])
+        # (The probability says what it means under the band in force.)
+        want = [wording.headline(r["verdict"], r["p_fake"]),
+                wording.probability_text(r["p_fake"], r["threshold"], r["unsureFrom"])]
+        js = popup.evaluate("([v, p, threshold, unsureFrom]) => [FaceCheckSettings.headline(v, p), "
+                            "FaceCheckSettings.probabilityText(p, {threshold, unsureFrom})]",
+                            [r["verdict"], r["p_fake"], r["threshold"], r["unsureFrom"]])
         assert js == want and text.split("\n")[:2] == want, (text, want)
     expect(popup.locator("#scope")).to_have_text(wording.SCOPE)
     assert popup.locator("text=FaceCheck judges faces").count() == 1  # the scope once, not per row
@@ -131,6 +134,9 @@ def test_popup_rows_in_plain_words_show_their_image(ext, site):
     detail.locator("summary").click()
     detail_text = detail.inner_text()
     assert re.search(r"Threshold: \d+(\.\d+)?% \(the model's\)", detail_text), detail_text
+    # The unsure band too (the shipped model has one).
+    band = r"Unsure from \d+(\.\d+)?% up to the threshold \(the model's band\)"
+    assert re.search(band, detail_text), detail_text
     version = ext.worker.evaluate("async () => (await FaceCheckInference.contract()).model_version")
     assert f"Model: {version}" in detail_text
     assert "Checked in this browser" in detail_text and f"Image: {results[0]['src']}" in detail_text
@@ -160,7 +166,7 @@ SEND_FROM_PAGE = """async ([tabId, reports]) => (await chrome.scripting.executeS
       for (const report of rs) out.push(await chrome.runtime.sendMessage({type: 'facecheck-report', report}));
       return out; }}))[0].result"""
 
-CSV_HEADER = ["time", "image_url", "page_url", "verdict", "p_fake", "model_version"]
+CSV_HEADER = ["time", "image_url", "page_url", "verdict", "p_fake", "model_version", "face"]
 
 
 def stored_reports(ext) -> list[dict]:
@@ -174,7 +180,8 @@ def check_reports_csv(opts, reports: list[dict]) -> None:
     parsed = list(csv.reader(io.StringIO(text, newline="")))
     assert parsed[0] == CSV_HEADER
     assert parsed[1:] == [[r["time"], r["imageUrl"], r["pageUrl"], r["verdict"],
-                           "" if r["p_fake"] is None else f"{r['p_fake']:.4f}", r["modelVersion"]]
+                           "" if r["p_fake"] is None else f"{r['p_fake']:.4f}", r["modelVersion"],
+                           "2/3" if r.get("face") else ""]
                           for r in reports]
     assert parsed[1][4] == "0.9731" and parsed[2][4] == ""
     odd_url = reports[0]["imageUrl"]  # holds a comma and quotes
@@ -184,6 +191,10 @@ def check_reports_csv(opts, reports: list[dict]) -> None:
     download = got.value
     assert download.suggested_filename == "facecheck-reports.csv"
     assert download.path().read_bytes().decode("utf-8") == text
+    # `facecheck scan --reports` reads the export, its `face` column too (web pictures: counted).
+    from facecheck.reports import read_reports
+
+    assert read_reports(download.path()) == ([], len(reports))
 
 
 def check_reports_deleted(ext, opts, left_after_one: list[str]) -> None:
@@ -207,7 +218,7 @@ def test_reports_kept_listed_exported_deleted(ext, site):
     odd_url = f'{site.url}/img/fake0.jpg?a=1,2&b="x"'  # a comma and quotes, for the CSV's quoting
     good = [
         {"imageUrl": f"  {odd_url} ", "pageUrl": page.url, "verdict": "fake", "p_fake": 0.97312,
-         "modelVersion": "facecheck-v2-exp1"},
+         "modelVersion": "facecheck-v2-exp1", "face": {"index": 2, "count": 3}},
         # No page: the sending frame's.
         {"imageUrl": f"{site.url}/img/real0.jpg", "verdict": "no-face", "p_fake": None},
     ]
@@ -216,6 +227,10 @@ def test_reports_kept_listed_exported_deleted(ext, site):
            {"imageUrl": odd_url, "verdict": "real", "p_fake": "0.5"},
            {"imageUrl": "not a url", "verdict": "real", "p_fake": 0.2},
            {"verdict": "real", "p_fake": 0.2}]
+    # Which face of several: whole numbers, 1 <= index <= count <= 100.
+    bad += [{"imageUrl": odd_url, "verdict": "real", "p_fake": 0.2, "face": face}
+            for face in ({"index": 4, "count": 3}, {"index": 0, "count": 2}, {"index": 1.5, "count": 2},
+                         {"index": 1, "count": 101}, {"index": "1", "count": 2}, {"index": 1}, "2 of 3")]
     # From the page's content-script world (as a badge's "This is wrong" sends it): sender.tab is set.
     answers = ext.worker.evaluate(SEND_FROM_PAGE, [ext.tab_id(page), good + bad])
     assert [a["ok"] for a in answers] == [True, True] + [False] * len(bad), answers
@@ -231,13 +246,14 @@ def test_reports_kept_listed_exported_deleted(ext, site):
     assert [r["imageUrl"] for r in reports] == [odd_url, good[1]["imageUrl"], third["imageUrl"]]
     assert [r["pageUrl"] for r in reports] == [page.url, page.url, ""]
     assert [r["p_fake"] for r in reports] == [0.97312, None, 0.1234]
+    assert [r.get("face") for r in reports] == [{"index": 2, "count": 3}, None, None]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["time"]) for r in reports)
 
     # The options page lists them: time, what the badge said, the URLs as text.
     rows = opts.locator("#reports tbody tr")
     expect(rows).to_have_count(3)
     cells = [rows.nth(i).locator("td").all_inner_texts() for i in range(3)]
-    assert [c[1:4] for c in cells] == [["Likely generated, 97%", odd_url, page.url],
+    assert [c[1:4] for c in cells] == [["Likely generated, 97% (face 2 of 3)", odd_url, page.url],
                                        ["No face found", good[1]["imageUrl"], page.url],
                                        ["Likely real", third["imageUrl"], ""]], cells
     assert opts.locator("#reports a").count() == 0  # page addresses are never made links

@@ -18,15 +18,18 @@
  * @typedef {{type: 'facecheck-result', src: string, view: View}} ResultMessage  answered with Drawn
  * @typedef {{type: 'facecheck-pending', src: string}} PendingMessage  answered with Drawn
  * @typedef {{type: 'facecheck-scan-off'}} ScanOffMessage
- * @typedef {ResultMessage | PendingMessage | ScanOffMessage} TabMessage
+ * @typedef {{type: 'facecheck-rejudge', band: {threshold: number | null, unsureBand: number | null}}}
+ *   RejudgeMessage  the options' threshold or band changed: word the badges drawn again from their
+ *   stored probabilities (FaceCheckSettings.rejudge), no model run; those two settings only
+ * @typedef {ResultMessage | PendingMessage | ScanOffMessage | RejudgeMessage} TabMessage
  * @typedef {{drawn: number, error?: string}} Drawn  how many badges were drawn
  *
  * Messages to this worker (chrome.runtime.sendMessage), and their answers:
  * @typedef {{type: 'facecheck-ping'}} PingMessage  -> {ok: true}
  * @typedef {{type: 'facecheck-scan-config'}} ScanConfigMessage  -> ScanConfig (content scripts)
- * @typedef {{type: 'facecheck-scan-images', srcs: string[], skipped?: number, minSize?: number}}
- *   ScanImagesMessage  -> {queued: number}; `skipped`: how many images the frame shows smaller
- *   than `minSize` on a side, not checked
+ * @typedef {{type: 'facecheck-scan-images', srcs: string[], skipped?: number, broken?: number,
+ *   minSize?: number}} ScanImagesMessage  -> {queued: number}; `skipped`: how many images the frame
+ *   shows smaller than `minSize` on a side, not checked; `broken`: how many failed to load
  * @typedef {{type: 'facecheck-scan-set', tabId: number, on: boolean}} ScanSetMessage  -> ScanAnswer
  * @typedef {{type: 'facecheck-scan-small', tabId: number}} ScanSmallMessage  -> ScanAnswer: this
  *   scan checks the images it skipped as too small too (down to the model's own min_side)
@@ -47,8 +50,10 @@
  * @property {boolean} on
  * @property {string} site  the site (origin) the tab showed when it was set: it holds there only,
  *   and a tab that goes to another site starts again as a new tab would (siteOf())
- * @property {number} images  images sent for checking so far
+ * @property {number} images  images sent for checking so far (this page)
+ * @property {number} [done]  of those, how many are checked (the popup's "Checking 12 of 27")
  * @property {Record<string, number>} [skipped]  frameId -> images skipped as smaller than minSize
+ * @property {Record<string, number>} [broken]  frameId -> images that could not be loaded
  * @property {number} [minSize]  the minimum the scanners use (px, either side)
  * @property {boolean} [includeSmall]  "Include small images" was chosen for this scan
  * @typedef {object} ResultEntry  one row of the popup's list (chrome.storage.session `results:TAB`)
@@ -59,8 +64,13 @@
  * @property {string} label  the headline
  * @property {number | null} p_fake
  * @property {number | null} score  the face detector's confidence for the face judged
- * @property {number | null} threshold  the threshold in force, and whose it was
+ * @property {number | null} threshold  the threshold in force when checked, and whose it was
  * @property {boolean} thresholdFromOptions
+ * @property {number | null} [unsureFrom]  the band in force when checked (null: none)
+ * @property {boolean} [bandFromOptions]
+ * @property {number} [modelThreshold]  the band of the model that judged it: the popup words the
+ *   row again from p_fake under the options in force when shown (FaceCheckSettings.rejudge)
+ * @property {number | null} [modelUnsureFrom]
  * @property {string} modelVersion
  * @property {number} faces  how many
  * @property {'browser' | 'server' | undefined} ranOn
@@ -73,6 +83,8 @@
  * @property {unknown} verdict
  * @property {unknown} p_fake
  * @property {unknown} modelVersion
+ * @property {unknown} [face]  {index, count}: which face of a picture of several (1-based, left
+ *   to right)
  * @typedef {object} FaceCheckReport  one "This is wrong" report (chrome.storage.local `reports`, newest last)
  * @property {string} id
  * @property {string} time  ISO 8601
@@ -81,6 +93,7 @@
  * @property {import('./settings.js').Verdict} verdict  what the badge said
  * @property {number | null} p_fake
  * @property {string} modelVersion
+ * @property {{index: number, count: number}} [face]  which face of several the report is about
  */
 
 importScripts('settings.js', 'access.js', 'fetchpolicy.js', 'inference.js', 'remote.js', 'checks.js');
@@ -148,9 +161,14 @@ function resultEntry(frameId, src, view) {
   const judged = view.faces.find((f) => f.p_fake === view.p_fake && f.p_fake !== null);
   return { src, frameId, thumb: view.thumb || '', verdict: view.verdict, label: view.label, p_fake: view.p_fake,
     score: judged ? judged.score : null, threshold: view.threshold ?? null,
-    thresholdFromOptions: Boolean(view.thresholdFromOptions), modelVersion: view.modelVersion || '',
+    thresholdFromOptions: Boolean(view.thresholdFromOptions), unsureFrom: view.unsureFrom ?? null,
+    bandFromOptions: Boolean(view.bandFromOptions), modelThreshold: view.modelThreshold,
+    modelUnsureFrom: view.modelUnsureFrom ?? null, modelVersion: view.modelVersion || '',
     faces: view.faces.length, ranOn: view.ranOn, reason: view.reason || '', at: Date.now() };
 }
+
+/** tabId -> how many of its page scan's images were checked since the last flush (ScanState.done). */
+const finished = new Map();
 
 /** @param {number} tabId
  * @param {number} frameId
@@ -160,14 +178,28 @@ function remember(tabId, frameId, src, view) {
   const entries = unsaved.get(tabId) || [];
   unsaved.set(tabId, entries);
   entries.push(resultEntry(frameId, src, view));
-  if (!flushTimer) {
-    flushTimer = setTimeout(() => {
-      flushTimer = 0;
-      saving = saving.then(flush).catch((e) => console.error('FaceCheck: results not saved:', e));
-    }, FLUSH_MS);
-  }
+  scheduleFlush();
+}
+/** One more of a page scan's images checked (remembered too: saved with the same flush).
+ * @param {number} tabId */
+function countDone(tabId) {
+  finished.set(tabId, (finished.get(tabId) || 0) + 1);
+  scheduleFlush();
+}
+function scheduleFlush() {
+  if (flushTimer) return;
+  flushTimer = setTimeout(() => {
+    flushTimer = 0;
+    saving = saving.then(flush).catch((e) => console.error('FaceCheck: results not saved:', e));
+  }, FLUSH_MS);
 }
 async function flush() {
+  for (const [tabId, n] of [...finished]) {
+    finished.delete(tabId);
+    // (Never past `images`: a count of a scan turned off and on meanwhile.)
+    updateScan(tabId, (s) => (s.on ? { ...s, done: Math.min(s.images, (s.done || 0) + n) } : null))
+      .catch(() => {});
+  }
   for (const [tabId, entries] of [...unsaved]) {
     unsaved.delete(tabId);
     const key = `results:${tabId}`;
@@ -178,7 +210,35 @@ async function flush() {
   }
 }
 
+/* A tab's page number: it goes up when the tab starts loading another document, or scan mode is
+ * turned off in it. A check that ends under another number than it started with belongs to a page
+ * (or a scan) that is gone: it is neither shown, nor remembered for the popup, nor counted. Kept
+ * in memory only: the checks it guards are queued in memory too, and die with the worker. */
+/** @type {Map<number, number>} */
+const generations = new Map();
+/** @param {number} tabId */
+const generation = (tabId) => generations.get(tabId) || 0;
+
+/** The tab's page scan stops: its queued images are dropped, those being checked are ignored.
+ * @param {number} tabId */
+function stopScanChecks(tabId) {
+  generations.set(tabId, generation(tabId) + 1);
+  FaceCheckChecks.cancel(tabId);
+  finished.delete(tabId);
+}
+
+/** The tab starts loading another document: nothing of the old one reaches the popup. The list
+ * is removed after any write already under way (which would otherwise put it back).
+ * @param {number} tabId */
+function pageGone(tabId) {
+  stopScanChecks(tabId);
+  unsaved.delete(tabId);
+  saving = saving.then(() => chrome.storage.session.remove(`results:${tabId}`)).catch(() => {});
+}
+
 const SERVER_NOT_USED = 'Your FaceCheck server was not used; checked in the browser instead.';
+
+const PAGE_GONE = 'the page went away before the badges could be drawn';
 
 /** Results go to the frame that shows the image; content.js answers once the badges are drawn.
  * With `documentId` (the document the check was asked from) a result that arrives after the
@@ -202,7 +262,7 @@ async function deliver(tabId, frameId, src, view, documentId) {
   try {
     return await chrome.tabs.sendMessage(tabId, message, documentId ? { documentId } : { frameId });
   } catch {
-    return { drawn: 0, error: 'the page went away before the badges could be drawn' };
+    return { drawn: 0, error: PAGE_GONE };
   }
 }
 
@@ -242,8 +302,10 @@ async function checkFace(info, tab) {
   // top-level page it is the tab's.
   const top = tab.url || info.pageUrl || '';
   const from = { tabId, frameId, top, frame: info.frameUrl || (frameId ? 'null' : top) };
+  const page = generation(tabId);
   const view = await FaceCheckChecks.check(src, settings, { lane: 'now', useServer, from });
-  remember(tabId, frameId, src, view);
+  // (A tab that went to another page meanwhile: not a row of the new page's list.)
+  if (page === generation(tabId)) remember(tabId, frameId, src, view);
   const ack = await deliver(tabId, frameId, src, view, documentId);
   return { src, view, drawn: ack ? ack.drawn : 0 };
 }
@@ -354,8 +416,11 @@ async function setScan(tabId, on) {
   else if (!(await FaceCheckAccess.has(FaceCheckAccess.ALL_SITES))) return awaitAccess(tabId);
   // On for the site shown now; never for a page whose address is not ours to know (no access to
   // the site, chrome:// pages): such a state could not tell one site from another.
-  const state = await updateScan(tabId, (s) => ({ on: on && s.site !== '', images: 0, site: s.site }));
+  // Turned on again while on (a page of the same site loaded): the counts go on.
+  const state = await updateScan(tabId, (s) => (on && s.on ? s
+    : { on: on && s.site !== '', images: 0, done: 0, site: s.site }));
   if (!state.on) {
+    stopScanChecks(tabId);
     /** @type {ScanOffMessage} */
     const off = { type: 'facecheck-scan-off' };
     chrome.tabs.sendMessage(tabId, off).catch(() => {});
@@ -409,14 +474,27 @@ async function scanMinSize(state, settings) {
   return typeof minSide === 'number' ? Math.min(minSide, settings.minImageSize) : settings.minImageSize;
 }
 
-/** A frame's count of images it skipped as too small, for the popup.
+/** A count a frame reports, or null: a whole number, at most a (generous) page's worth.
+ * @param {unknown} n */
+const frameCount = (n) => (Number.isInteger(n) && Number(n) >= 0 && Number(n) <= 100000 ? Number(n) : null);
+
+/** A frame's count of images it skipped as too small, and of those that could not be loaded
+ * (broken), for the popup.
  * @param {number} tabId
  * @param {number} frameId
- * @param {unknown} skipped
- * @param {unknown} minSize */
-async function noteSkipped(tabId, frameId, skipped, minSize) {
-  if (typeof skipped !== 'number' || typeof minSize !== 'number') return;
-  await updateScan(tabId, (s) => (s.on ? { ...s, minSize, skipped: { ...s.skipped, [frameId]: skipped } } : null));
+ * @param {ScanImagesMessage} msg */
+async function noteSkipped(tabId, frameId, msg) {
+  const skipped = frameCount(msg.skipped);
+  const broken = frameCount(msg.broken);
+  const minSize = typeof msg.minSize === 'number' ? msg.minSize : undefined;
+  if ((skipped === null || minSize === undefined) && broken === null) return;
+  await updateScan(tabId, (s) => {
+    if (!s.on) return null;
+    const next = { ...s };
+    if (skipped !== null && minSize !== undefined) Object.assign(next, { minSize, skipped: { ...s.skipped, [frameId]: skipped } });
+    if (broken !== null) next.broken = { ...s.broken, [frameId]: broken };
+    return next;
+  });
 }
 
 /** A frame's scanner found new images: check them in order, badge each as it is done.
@@ -426,16 +504,21 @@ async function noteSkipped(tabId, frameId, skipped, minSize) {
  * @param {import('./fetchpolicy.js').Origin & {documentId?: string}} page  the tab's page and the frame's
  *   origin, and the document that asked */
 async function scanImages(tabId, frameId, srcs, page) {
-  const state = await updateScan(tabId, (s) => (s.on ? { ...s, images: s.images + srcs.length } : null));
-  if (!state.on) return;
+  const asked = generation(tabId);
+  const current = () => asked === generation(tabId);
+  const state = await updateScan(tabId, (s) => (s.on && current() ? { ...s, images: s.images + srcs.length } : null));
+  if (!state.on || !current()) return;
   const settings = await FaceCheckSettings.load();
   const useServer = settings.runWhere === 'server' || (settings.runWhere === 'auto' &&
     state.images > settings.autoServerOver && (await FaceCheckChecks.serverAnswers(settings)));
   // Queued in page order; each badge is drawn as soon as its image is done.
   await Promise.all(srcs.map(async (src) => {
     const view = await FaceCheckChecks.check(src, settings, { useServer, from: { ...page, tabId, frameId } });
-    remember(tabId, frameId, src, view);
-    await deliver(tabId, frameId, src, view, page.documentId);
+    if (!current()) return; // another page, or scan mode turned off, meanwhile
+    countDone(tabId);
+    const drawn = await deliver(tabId, frameId, src, view, page.documentId);
+    // The document that asked is gone (the tab or frame went to another page): no row for it.
+    if (current() && (!drawn || drawn.error !== PAGE_GONE)) remember(tabId, frameId, src, view);
   }));
 }
 
@@ -458,12 +541,13 @@ chrome.commands.onCommand.addListener((command, tab) => {
 
 chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
   if (change.status === 'loading') {
-    unsaved.delete(tabId);
-    chrome.storage.session.remove(`results:${tabId}`);
-    // A new page: nothing on it is skipped yet. On another site, scan mode is as in a new tab
-    // (off, unless the options turn it on everywhere): it never follows the tab to another site.
+    pageGone(tabId);
+    // A new page: nothing on it is sent, checked or skipped yet, and "Include small images" was
+    // for the page before. On another site, scan mode is as in a new tab (off, unless the options
+    // turn it on everywhere): it never follows the tab to another site.
     const site = siteOf(change.url || tab.pendingUrl || tab.url);
-    updateScan(tabId, (s, stored) => (stored && s.skipped ? { ...s, skipped: {} } : null), site).catch(() => {});
+    updateScan(tabId, (s, stored) => (stored ? { on: s.on, site: s.site, images: 0, done: 0 } : null), site)
+      .catch(() => {});
   } else if (change.status === 'complete') {
     // Scan mode stays on across navigations within its site (or starts there if on by default).
     scanState(tabId).then((s) => (s.on ? setScan(tabId, true) : null)).catch(() => {});
@@ -471,6 +555,22 @@ chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
 });
 chrome.tabs.onRemoved.addListener((tabId) => {
   chrome.storage.session.remove([`results:${tabId}`, `scan:${tabId}`]);
+});
+
+// The options' threshold or band changed: every tab words its badges again from the stored
+// probabilities (no model run). Only those two settings go into pages, never the server's token.
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area !== 'local' || !changes.settings) return;
+  /** @param {unknown} v */
+  const settingsOf = (v) => FaceCheckSettings.clean(/** @type {Record<string, unknown> | undefined} */ (v));
+  const before = settingsOf(changes.settings.oldValue);
+  const after = settingsOf(changes.settings.newValue);
+  if (before.threshold === after.threshold && before.unsureBand === after.unsureBand) return;
+  /** @type {RejudgeMessage} */
+  const message = { type: 'facecheck-rejudge', band: { threshold: after.threshold, unsureBand: after.unsureBand } };
+  chrome.tabs.query({}).then((tabs) => {
+    for (const t of tabs) if (t.id !== undefined) chrome.tabs.sendMessage(t.id, message).catch(() => {});
+  }, () => {});
 });
 
 // Content scripts hold a port while they wait for results, only to learn if this worker stops.
@@ -484,6 +584,7 @@ const REPORTS_KEY = 'reports';
 const MAX_REPORTS = 500;
 const MAX_URL = 2048; // longer URLs (data: URLs, mostly) are cut here
 const MAX_MODEL_VERSION = 100;
+const MAX_FACES = 100;
 
 /** A URL as a report keeps it: trimmed, cut to MAX_URL, and an absolute URL ('' for none).
  * @param {unknown} v
@@ -514,9 +615,27 @@ function cleanReport(raw, fallbackPage) {
     throw new Error('p_fake must be a number from 0 to 1, or null');
   }
   const modelVersion = typeof raw.modelVersion === 'string' ? raw.modelVersion.trim().slice(0, MAX_MODEL_VERSION) : '';
-  return { id: crypto.randomUUID(), time: new Date().toISOString(), imageUrl,
+  /** @type {FaceCheckReport} */
+  const report = { id: crypto.randomUUID(), time: new Date().toISOString(), imageUrl,
     pageUrl: reportUrl(raw.pageUrl, 'page URL') || reportUrl(fallbackPage, 'page URL'),
     verdict: /** @type {import('./settings.js').Verdict} */ (verdict), p_fake: p ?? null, modelVersion };
+  const face = reportFace(raw.face);
+  if (face) report.face = face;
+  return report;
+}
+
+/** A report's `face` (which face of a picture of several): absent, or whole numbers with
+ * 1 <= index <= count <= MAX_FACES.
+ * @param {unknown} raw
+ * @returns {{index: number, count: number} | undefined} */
+function reportFace(raw) {
+  if (raw === undefined || raw === null) return undefined;
+  const { index, count } = /** @type {{index?: unknown, count?: unknown}} */ (typeof raw === 'object' ? raw : {});
+  if (!Number.isInteger(index) || !Number.isInteger(count) || Number(index) < 1 || Number(index) > Number(count) ||
+      Number(count) > MAX_FACES) {
+    throw new Error(`face must be {index, count}: whole numbers, 1 <= index <= count <= ${MAX_FACES}`);
+  }
+  return { index: Number(index), count: Number(count) };
 }
 
 /** @param {(reports: FaceCheckReport[]) => FaceCheckReport[] | null} change
@@ -578,7 +697,7 @@ const handlers = {
   'facecheck-scan-images': async (msg, sender) => {
     const { tabId, frameId } = senderTab(sender);
     const srcs = Array.isArray(msg.srcs) ? msg.srcs.filter((s) => typeof s === 'string') : [];
-    await noteSkipped(tabId, frameId, msg.skipped, msg.minSize);
+    await noteSkipped(tabId, frameId, msg);
     // The tab's page and the frame's origin (fetchpolicy.js), as Chrome reports them.
     // The document that asked: its results go to it alone, not to a page the frame shows later.
     const page = { top: (sender.tab && sender.tab.url) || '', frame: sender.origin || sender.url || '',

@@ -67,6 +67,19 @@ const FaceCheckChecks = (() => {
     });
   }
 
+  /** What a check dropped by cancel() resolves to (its caller has moved on: the page is gone). */
+  const CANCELLED = 'The page changed before this image was checked.';
+
+  /** Drop a tab's page-scan checks still queued (its page went away, or scan mode was turned
+   * off); each resolves to an "error" view whose reason is CANCELLED. Right-clicks stay.
+   * @param {number} tabId */
+  function cancel(tabId) {
+    const keep = lanes.later.filter((item) => item.from.tabId !== tabId);
+    const dropped = lanes.later.filter((item) => item.from.tabId === tabId);
+    lanes.later.splice(0, lanes.later.length, ...keep);
+    for (const item of dropped) item.resolve(FaceCheckSettings.describeError(new Error(CANCELLED), 'browser'));
+  }
+
   /** The server flagged the picture itself as unreadable (remote.js): no point retrying locally.
    * @param {unknown} e */
   const imageProblem = (e) => Boolean(e && /** @type {{imageProblem?: boolean}} */ (e).imageProblem);
@@ -124,5 +137,5 @@ const FaceCheckChecks = (() => {
     return health.ok;
   }
 
-  return { check, serverAnswers };
+  return { check, cancel, serverAnswers, CANCELLED };
 })();

@@ -95,18 +95,20 @@
 
   // ---- "This is wrong" reports ---------------------------------------------------------------
 
-  const CSV_HEADER = ['time', 'image_url', 'page_url', 'verdict', 'p_fake', 'model_version'];
+  const CSV_HEADER = ['time', 'image_url', 'page_url', 'verdict', 'p_fake', 'model_version', 'face'];
   /** One CSV field, quoted as RFC 4180 says when it holds a comma, a quote or a line break.
    * @param {string} v */
   const csvField = (v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
   /** Reports -> the CSV text "Export as CSV" downloads (read by `facecheck scan --reports`):
-   * the header, then one row per report, CRLF line ends, p_fake to 4 decimals or empty.
+   * the header, then one row per report, CRLF line ends, p_fake to 4 decimals or empty, `face`
+   * "2/3" (the second face from the left of three) or empty for a picture of one face.
    * @param {FaceCheckReport[]} reports
    * @returns {string} */
   function reportsCsv(reports) {
     const rows = reports.map((r) => [r.time, r.imageUrl, r.pageUrl, r.verdict,
-      typeof r.p_fake === 'number' ? r.p_fake.toFixed(4) : '', r.modelVersion || '']);
+      typeof r.p_fake === 'number' ? r.p_fake.toFixed(4) : '', r.modelVersion || '',
+      r.face && r.face.count > 1 ? `${r.face.index}/${r.face.count}` : '']);
     return [CSV_HEADER, ...rows].map((row) => row.map((v) => csvField(String(v))).join(',')).join('\r\n') + '\r\n';
   }
 
@@ -127,7 +129,8 @@
     const tr = document.createElement('tr');
     tr.dataset.id = r.id;
     const when = new Date(r.time);
-    const cells = [when.toLocaleString(), FaceCheckSettings.headline(r.verdict, r.p_fake), r.imageUrl, r.pageUrl];
+    const which = r.face && r.face.count > 1 ? ` (face ${r.face.index} of ${r.face.count})` : '';
+    const cells = [when.toLocaleString(), FaceCheckSettings.headline(r.verdict, r.p_fake) + which, r.imageUrl, r.pageUrl];
     cells.forEach((text, i) => {
       const td = tr.appendChild(document.createElement('td'));
       td.textContent = text; // URLs as text, never as links: they are whatever the page had

@@ -54,11 +54,28 @@
     }
   }
 
-  /** The lines under "Technical details".
+  /** A stored row worded under the options in force now (the threshold or band may have changed
+   * since it was checked): its verdict, headline and band, from its p_fake and the band of the
+   * model that judged it. No model run; a row without a probability stays as it was.
+   * @param {ResultEntry} r
+   * @param {import('./settings.js').Settings} settings
+   * @returns {ResultEntry} */
+  function rejudged(r, settings) {
+    if (typeof r.p_fake !== 'number' || typeof r.modelThreshold !== 'number') return r;
+    const v = FaceCheckSettings.rejudge({ verdict: r.verdict, modelVerdict: r.verdict, p_fake: r.p_fake,
+      label: r.label, faces: [], modelThreshold: r.modelThreshold, modelUnsureFrom: r.modelUnsureFrom ?? null },
+    settings);
+    return { ...r, verdict: v.verdict, label: v.label, threshold: v.threshold ?? r.threshold,
+      unsureFrom: v.unsureFrom ?? null, thresholdFromOptions: Boolean(v.thresholdFromOptions),
+      bandFromOptions: Boolean(v.bandFromOptions) };
+  }
+
+  /** The lines under "Technical details": the figures, the threshold and the unsure band.
    * @param {ResultEntry} r
    * @returns {string[]} */
   function technicalLines(r) {
-    const lines = FaceCheckSettings.technicalLines({ ...r, p_fake: undefined });
+    const lines = FaceCheckSettings.technicalLines({ ...r, p_fake: undefined,
+      unsureFrom: typeof r.threshold === 'number' ? r.unsureFrom ?? null : undefined });
     lines.push(r.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');
     if (r.reason) lines.push(`Reason: ${r.reason}`);
     lines.push(`Image: ${r.src}`);
@@ -84,7 +101,8 @@
     const headline = what.appendChild(document.createElement('span'));
     headline.className = `verdict ${r.verdict}`;
     headline.textContent = r.label;
-    const p = FaceCheckSettings.probabilityText(r.p_fake);
+    const band = typeof r.threshold === 'number' ? { threshold: r.threshold, unsureFrom: r.unsureFrom ?? null } : null;
+    const p = FaceCheckSettings.probabilityText(r.p_fake, band);
     if (p) what.appendChild(document.createElement('span')).textContent = p;
     const where = what.appendChild(document.createElement('span'));
     where.className = 'where muted';
@@ -110,24 +128,42 @@
     for (const [key, li] of rows) if (!keep.has(li)) rows.delete(key);
   }
 
-  /** "8 checked, 5 skipped (smaller than 48 px on a side)."
+  /** A scan's per-frame counts, added up (0 with scan mode off).
+   * @param {ScanState | undefined} scan
+   * @param {'skipped' | 'broken'} which */
+  const total = (scan, which) => (scan && scan.on ? Object.values(scan[which] || {}).reduce((a, b) => a + b, 0) : 0);
+
+  /** "8 checked, 5 skipped (smaller than 48 px on a side), 2 could not be loaded (broken images)."
    * @param {ResultEntry[]} list
    * @param {ScanState | undefined} scan
    * @param {number} minImageSize  the options' minimum, for a tab not scanned yet */
   function summaryText(list, scan, minImageSize) {
-    const skipped = scan && scan.on ? Object.values(scan.skipped || {}).reduce((a, b) => a + b, 0) : 0;
-    if (!list.length && !skipped) return 'Nothing checked in this tab yet.';
+    const skipped = total(scan, 'skipped');
+    const broken = total(scan, 'broken');
+    if (!list.length && !skipped && !broken) return 'Nothing checked in this tab yet.';
     const minSize = (scan && scan.minSize) || minImageSize;
-    return `${list.length} checked${skipped ? `, ${skipped} skipped (smaller than ${minSize} px on a side)` : ''}.`;
+    return `${list.length} checked${skipped ? `, ${skipped} skipped (smaller than ${minSize} px on a side)` : ''}` +
+      `${broken ? `, ${broken} could not be loaded (broken images)` : ''}.`;
   }
 
-  /** @param {ResultEntry[]} list  newest first
+  /** "Checking 12 of 27" while a scan's images are being checked; hidden once all are.
+   * @param {ScanState | undefined} scan */
+  function showProgress(scan) {
+    const sent = scan && scan.on ? scan.images : 0;
+    const done = Math.min(sent, (scan && scan.done) || 0);
+    $('progress').hidden = done >= sent;
+    say('progress', done < sent ? `Checking ${done} of ${sent}…` : '');
+  }
+
+  /** @param {ResultEntry[]} stored  newest first
    * @param {ScanState | undefined} scan
    * @param {number} tabId
-   * @param {number} minImageSize */
-  function showResults(list, scan, tabId, minImageSize) {
+   * @param {import('./settings.js').Settings} settings  the options in force: rows are worded under them */
+  function showResults(stored, scan, tabId, settings) {
+    const list = stored.map((r) => rejudged(r, settings));
     placeRows($('results'), list.map((r) => {
-      const key = `${r.at} ${r.src}`;
+      // (A row worded again under other options is a new row.)
+      const key = `${r.at} ${r.src} ${r.verdict} ${r.threshold} ${r.unsureFrom}`;
       if (!rows.has(key)) rows.set(key, resultRow(r, tabId));
       return /** @type {HTMLLIElement} */ (rows.get(key));
     }));
@@ -137,10 +173,10 @@
       const words = FaceCheckSettings.HEADLINES[r.verdict] || FaceCheckSettings.HEADLINES.error;
       counts.set(words, (counts.get(words) || 0) + 1);
     }
-    say('summary', summaryText(list, scan, minImageSize));
+    say('summary', summaryText(list, scan, settings.minImageSize));
+    showProgress(scan);
     say('counts', [...counts].map(([words, n]) => `${words}: ${n}`).join(' · '));
-    const skipped = scan && scan.on && Object.values(scan.skipped || {}).some((n) => n > 0);
-    $('include-small').hidden = !skipped || Boolean(scan && scan.includeSmall);
+    $('include-small').hidden = !total(scan, 'skipped') || Boolean(scan && scan.includeSmall);
     $('scope').hidden = !list.length;
   }
 
@@ -162,7 +198,7 @@
 
   async function main() {
     const tabId = await currentTabId();
-    const settings = await FaceCheckSettings.load();
+    let settings = await FaceCheckSettings.load();
     say('hint', `Checks every visible image at least ${settings.minImageSize} px on a side, and images ` +
       'added later, until turned off or the tab leaves this site.');
     const [cmd] = (await chrome.commands.getAll()).filter((c) => c.name === 'toggle-scan');
@@ -177,7 +213,7 @@
       // (A tab never toggled: the options' default. The worker resets a tab that goes to another
       // site to that default as the new page starts loading: scan mode is set per site.)
       showScan(scan ? scan.on : settings.scanByDefault);
-      showResults(/** @type {ResultEntry[] | undefined} */ (got[keys[1]]) || [], scan, tabId, settings.minImageSize);
+      showResults(/** @type {ResultEntry[] | undefined} */ (got[keys[1]]) || [], scan, tabId, settings);
     };
     $('scan').addEventListener('click', () => {
       const on = $('scan').getAttribute('aria-pressed') !== 'true';
@@ -194,6 +230,10 @@
     });
     chrome.storage.onChanged.addListener((changes, area) => {
       if (area === 'session' && keys.some((k) => k in changes)) render();
+      // The options changed (the threshold, the band): the rows are worded again, no model run.
+      if (area === 'local' && 'settings' in changes) {
+        FaceCheckSettings.load().then((s) => { settings = s; return render(); });
+      }
     });
     await render();
     document.body.dataset.ready = 'true'; // (tests wait for it)
