@@ -150,10 +150,12 @@
     badgeApi.pending(url, resend);
   }
 
-  /** Every HTML element of the document except <img>s and our own (facecheck-*) elements. */
+  /** Every HTML element of the document except <img>s, our own (facecheck-*) elements and what
+   * is not displayed (display: none, and all inside it). */
   function* otherElements() {
     const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_ELEMENT, {
       acceptNode: (node) => (/** @type {Element} */ (node).localName.startsWith('facecheck-')
+        || getComputedStyle(/** @type {Element} */ (node)).display === 'none'
         ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
     });
     for (let node = /** @type {Node | null} */ (walker.currentNode); node; node = walker.nextNode()) {
