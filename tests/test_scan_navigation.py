@@ -47,6 +47,25 @@ def test_navigation_mid_scan_lists_only_the_new_page(ext, site):
     expect(popup.locator("#progress")).to_be_hidden()
 
 
+def test_fragment_change_mid_scan_keeps_the_scan(ext, site):
+    """Chrome reports a move to another #fragment as loading too: the same document, its scan
+    goes on, and every picture is still checked and listed."""
+    page = open_page(ext, many_page(site, "navhash", 20, slow=0.1))
+    ext.worker.evaluate(f"toggleScan({ext.tab_id(page)})")
+    deadline = time.time() + 20
+    while not ((scan_state(ext, page) or {}).get("images", 0) >= 10):
+        assert time.time() < deadline, scan_state(ext, page)
+        time.sleep(0.05)
+    page.evaluate("location.hash = 'further'")
+    wait_settled(page, 20)
+    deadline = time.time() + 5  # (rows and counts are saved in batches)
+    while ((rows := len(popup_results(ext, page))) < 20 or (state := scan_state(ext, page))["done"] < 20) \
+            and time.time() < deadline:
+        time.sleep(0.05)
+    assert rows == 20
+    assert state["images"] == 20 and state["done"] == 20, state
+
+
 # Spies on the messages the worker sends to tabs (chrome.tabs.sendMessage), for the test below.
 SPY_JS = """() => {
   self.__sent = [];

@@ -539,8 +539,25 @@ chrome.commands.onCommand.addListener((command, tab) => {
   onCommand(command, tab).catch((e) => console.error('FaceCheck:', e));
 });
 
+/** tabId -> the address it showed last (in memory: a restarted worker takes the next load as a
+ * new page, as it would be most of the time). */
+/** @type {Map<number, string>} */
+const shown = new Map();
+/** @param {string} url */
+const withoutFragment = (url) => url.split('#')[0];
+
+/** A 'loading' that only moves to another #fragment of the page shown: the same document (its
+ * scan goes on). Chrome reports those as loading too, as it does history.pushState(), which is
+ * taken as a new page (the page's own script says it shows another).
+ * @param {string | undefined} before
+ * @param {string | undefined} after */
+const sameDocument = (before, after) => Boolean(before && after && before !== after &&
+  withoutFragment(before) === withoutFragment(after));
+
 chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
-  if (change.status === 'loading') {
+  const before = shown.get(tabId);
+  if (change.url || tab.url) shown.set(tabId, change.url || tab.url || '');
+  if (change.status === 'loading' && !sameDocument(before, change.url)) {
     pageGone(tabId);
     // A new page: nothing on it is sent, checked or skipped yet, and "Include small images" was
     // for the page before. On another site, scan mode is as in a new tab (off, unless the options
@@ -554,6 +571,9 @@ chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
   }
 });
 chrome.tabs.onRemoved.addListener((tabId) => {
+  shown.delete(tabId);
+  unsaved.delete(tabId);
+  stopScanChecks(tabId);
   chrome.storage.session.remove([`results:${tabId}`, `scan:${tabId}`]);
 });
 
