@@ -629,12 +629,14 @@
     const around = (/** @type {import('./geometry.js').Rect} */ r) => r.x <= c.x + 1 && r.y <= c.y + 1 &&
       r.x + r.w >= c.x + c.w - 1 && r.y + r.h >= c.y + c.h - 1;
     const pictures = pass.pictures().filter(({ e, r }) => e !== b.img && !around(r)).map(({ r }) => r);
-    return [.../** @type {import('./geometry.js').Rect[]} */ (faces), ...pass.placed, ...pictures];
+    const others = /** @type {import('./geometry.js').Rect[]} */ (faces);
+    return { others, avoid: [...others, ...pass.placed, ...pictures] };
   }
 
-  /** A badge's spot and fold, best first: beside its face inside the picture (the full headline
+  /** A badge's spot and fold, best first: next to its face inside the picture (the full headline
    * when the picture is wide enough, else the compact chip, else the icon alone), then inside its
-   * face box at its top edge, and only as a last resort beyond the picture's edge.
+   * face box at its top edge (same order of folds), and only as a last resort, the icon beyond
+   * the picture's edge.
    * @param {Badge} b
    * @param {import('./geometry.js').ImageFrame} frame
    * @param {Pass} pass
@@ -642,13 +644,15 @@
   function findSpot(b, frame, pass) {
     const face = FaceCheckGeometry.faceOf(frame, b.faceBox, { width: b.width, height: b.height });
     const query = { area: frame.visible || frame.content, content: frame.content, face: face && face.w && face.h ? face : null,
-      avoid: obstacles(b, frame, pass), free: (/** @type {import('./geometry.js').Rect} */ r) => !coveredRect(b.img, r),
+      ...obstacles(b, frame, pass), free: (/** @type {import('./geometry.js').Rect} */ r) => !coveredRect(b.img, r),
       scrollY: window.scrollY };
     const sizes = sizesOf(b);
-    const beside = FaceCheckGeometry.isCompact(frame) ? FOLDS.slice(1) : FOLDS;
+    const folds = FaceCheckGeometry.isCompact(frame) ? FOLDS.slice(1) : FOLDS;
     /** @type {[Fold, boolean, boolean][]} fold, on the face, beyond the picture */
-    const tries = [...beside.map((f) => /** @type {[Fold, boolean, boolean]} */ ([f, false, false])),
-      ['compact', true, false], ['tiny', true, false], ['tiny', true, true]];
+    const tries = [...folds.map((f) => /** @type {[Fold, boolean, boolean]} */ ([f, false, false])),
+      // On the face, a headline no wider than the face (a wider one would reach its neighbours).
+      ...folds.filter((f) => f === 'tiny' || (query.face && sizes[f].w <= query.face.w))
+        .map((f) => /** @type {[Fold, boolean, boolean]} */ ([f, true, false])), ['tiny', true, true]];
     for (const [fold, onFace, outside] of tries) {
       const spot = FaceCheckGeometry.spotFor({ ...query, badge: sizes[fold], onFace, outside });
       if (spot) return { spot, fold };
@@ -922,7 +926,8 @@
     return false;
   });
 
-  const clear = (/** @type {string} */ src) => imagesFor(src).forEach(clearImage);
+  /** No badge of `src` any more, and no wait for its answer (a scan turned off mid-check). */
+  const clear = (/** @type {string} */ src) => { settle(src); imagesFor(src).forEach(clearImage); };
   globalThis.FaceCheckBadges = { draw, pending, clear, track };
 })();
 

@@ -31,6 +31,8 @@
  * @property {Size} badge
  * @property {Rect[]} avoid  what the badge may never cover: the picture's other faces, the
  *   badges already placed, other pictures
+ * @property {Rect[]} [others]  the picture's other faces: the badge keeps nearer its own face
+ *   than any of them, and never goes beside its face
  * @property {(r: Rect) => boolean} [free]  false where the page covers `r` (a sticky header)
  * @property {boolean} [onFace]  may sit inside its own face box, at its top edge
  * @property {boolean} [outside]  may sit beyond the picture's edge (a last resort)
@@ -153,10 +155,18 @@
     inner.x + inner.w <= outer.x + outer.w + 0.5 && inner.y + inner.h <= outer.y + outer.h + 0.5;
 
 
+  /** The gap between two rectangles (0 when they touch or overlap).
+   * @param {Rect} a
+   * @param {Rect} b */
+  const gap = (a, b) => Math.hypot(Math.max(0, a.x - (b.x + b.w), b.x - (a.x + a.w)),
+    Math.max(0, a.y - (b.y + b.h), b.y - (a.y + a.h)));
+
   /** The spots to try for a badge next to its face, best first: above the face inside the
-   * picture (centred on the face, else flush with its left or right edge), below it, beside it,
-   * then (onFace) inside the face box at its top edge, then (outside) beyond the picture's top or
-   * bottom edge (not past an edge a scrolling panel cuts: beyond it is the page around the panel).
+   * picture (centred on the face, else flush with its left or right edge), below it, beside it
+   * (only in a picture of one face: between two people a badge reads as either's), then (onFace)
+   * inside the face box at its top edge, then (outside) beyond the picture's top or bottom edge
+   * (not past an edge a scrolling panel cuts: beyond it is the page around the panel), spilling
+   * over the picture's sides when it is narrower than the badge.
    * @param {SpotQuery} q
    * @param {Rect} face
    * @returns {Candidate[]} */
@@ -170,18 +180,19 @@
     const add = (/** @type {number} */ x, /** @type {number} */ y, /** @type {Rect | null} */ within,
       /** @type {'above' | 'below' | null} */ outside = null) => out.push({ r: { x, y, w, h }, within, outside });
     for (const y of [face.y - GAP - h, face.y + face.h + GAP]) for (const x of xs) add(x, y, area);
-    add(face.x + face.w + GAP, sideY, area);
-    add(face.x - GAP - w, sideY, area);
+    if (!(q.others || []).length) {
+      add(face.x + face.w + GAP, sideY, area);
+      add(face.x - GAP - w, sideY, area);
+    }
     if (q.onFace) {
-      const top = Math.max(face.y + GAP / 2, area.y);
+      const top = Math.min(Math.max(face.y + GAP / 2, area.y), area.y + area.h - h);
       for (const x of xs) add(x, top, area);
-      // Wider than the picture: on the face, spilling over the picture's sides.
-      if (area.w < w) add(xs[0], Math.min(top, area.y + area.h - h), null);
     }
     if (q.outside) {
       const cutAbove = area.y > content.y + 0.5;
       const cutBelow = area.y + area.h < content.y + content.h - 0.5;
       const edgeAbove = area.y - GAP - h;
+      if (area.w < w) add(xs[0], Math.max(face.y + GAP / 2, area.y), null);
       if (edgeAbove + (q.scrollY || 0) >= 0 && (!cutAbove || cutBelow)) add(xs[0], edgeAbove, null, 'above');
       if (!cutBelow || cutAbove) add(xs[0], area.y + area.h + GAP, null, 'below');
     }
@@ -200,9 +211,13 @@
     const list = q.face ? candidates(q, q.face)
       : corners.map(([x, y]) => ({ r: { x, y, w, h }, within: area, outside: null }));
     const free = q.free || (() => true);
+    const others = q.others || [];
     for (const c of list) {
       if (c.within && !inside(c.r, c.within)) continue;
       if (q.avoid.some((a) => overlaps(c.r, a)) || !free(c.r)) continue;
+      // Nearer its own face than any other, so that no one reads it as another person's.
+      const own = q.face ? gap(c.r, q.face) : 0;
+      if (others.some((o) => gap(c.r, o) <= own)) continue;
       return { x: Math.round(c.r.x), y: Math.round(c.r.y), outside: c.outside };
     }
     return null;

@@ -126,7 +126,31 @@ test('spotFor(): a tight avatar: on its face, never beyond the picture unless al
   assert.equal(spotFor({ area, content: area, face, badge: chip, avoid: neighbours }), null);
   assert.deepEqual(spotFor({ area, content: area, face, badge: chip, avoid: neighbours, onFace: true }),
     { x: 8, y: 50, outside: null });
-  // A lone avatar with room around it: above the picture, with a tail (outside).
-  assert.deepEqual(spotFor({ area, content: area, face, badge: { w: 60, h: 24 }, avoid: [], outside: true }),
+  // Wider than the avatar: on its face only as a last resort (spilling over its sides)...
+  const wide = { w: 60, h: 24 };
+  assert.equal(spotFor({ area, content: area, face, badge: wide, avoid: [], onFace: true }), null);
+  assert.deepEqual(spotFor({ area, content: area, face, badge: wide, avoid: [], outside: true }),
+    { x: -10, y: 50, outside: null });
+  // ...or, in a list where that spot is taken, above the picture with a tail (outside).
+  const taken = [{ x: -10, y: 50, w: 60, h: 24 }];
+  assert.deepEqual(spotFor({ area, content: area, face, badge: wide, avoid: taken, outside: true }),
     { x: -10, y: 12, outside: 'above' });
+});
+
+test('spotFor(): in a picture of several faces, never beside a face nor nearer another', () => {
+  const area = { x: 0, y: 0, w: 600, h: 200 };
+  const faces = [0, 200, 400].map((x) => ({ x: x + 4, y: 8, w: 192, h: 190 }));
+  const [face, ...others] = faces;
+  const chip = { w: 100, h: 24 };
+  // No room above or below; beside would sit between two people: on its own face instead.
+  assert.equal(spotFor({ area, content: area, face, others, badge: chip, avoid: others }), null);
+  assert.deepEqual(spotFor({ area, content: area, face, others, badge: chip, avoid: others, onFace: true }),
+    { x: 50, y: 10, outside: null });
+  // Alone in the picture, the same face takes the spot beside it.
+  assert.deepEqual(spotFor({ area, content: area, face, badge: chip, avoid: [] }), { x: 200, y: 8, outside: null });
+  // Above a face, but nearer the face above it than its own: not there.
+  const lower = { x: 100, y: 110, w: 80, h: 80 };
+  const upper = { x: 100, y: 0, w: 80, h: 80 };
+  const at = spotFor({ area, content: area, face: lower, others: [upper], badge: { w: 40, h: 24 }, avoid: [upper] });
+  assert.deepEqual(at, null);
 });
