@@ -67,11 +67,20 @@ IN_BADGE_JS = """([src, i, arg]) => {
   return found ? (FN)(found.host.shadowRoot, arg) : null;
 }""".replace("HOSTS", HOSTS_JS)
 
-# The centre of the element `sel` in a badge's root, scrolled into view; null if not shown.
-CENTRE_JS = """(root, sel) => {
+# The centre of the element `sel` in a badge's root, in view; null if not shown. A badge is fixed
+# in the top layer (scrolling it into view moves nothing): off screen, its picture (the element
+# before the badge) is scrolled to the middle, and the badge read again once it has followed.
+CENTRE_JS = """async (root, sel) => {
   const e = root.querySelector(sel);
   if (!e || !e.checkVisibility()) return null;
-  e.scrollIntoView({block: 'nearest', inline: 'nearest'});
+  const off = (r) => r.top < 0 || r.left < 0 || r.bottom > innerHeight || r.right > innerWidth;
+  if (off(e.getBoundingClientRect()) && root.host.previousElementSibling) {
+    root.host.previousElementSibling.scrollIntoView({block: 'center', inline: 'center'});
+    for (let i = 0; i < 20 && off(e.getBoundingClientRect()); i++) {
+      await new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 10)));
+    }
+  }
+  if (!e.checkVisibility()) return null;
   const r = e.getBoundingClientRect();
   return {x: r.x + r.width / 2, y: r.y + r.height / 2};
 }"""
@@ -462,3 +471,14 @@ def overlap(a: dict, b: dict) -> float:
     return max(w, 0) * max(h, 0)
 
 
+
+
+def assert_on_own_face(badge: dict, face: dict, others: list[dict]) -> None:
+    """Where a face's badge may be (issue #24): over no other face; off its own face, or on it at
+    its top edge (the top quarter) and centred within it, never over the middle of the face."""
+    for other in others:
+        assert overlap(badge, other) == 0, ("over another face", badge, other)
+    if overlap(badge, face):
+        centre = badge["x"] + badge["width"] / 2
+        assert face["x"] <= centre <= face["x"] + face["width"], ("not centred on its face", badge, face)
+        assert badge["y"] - max(face["y"], 0) <= 0.25 * face["height"], ("not at the face's top", badge, face)

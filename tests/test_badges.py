@@ -216,7 +216,8 @@ def test_compact_chip_on_an_avatar(ext, pages, reference):
     page = open_page(ext, f"{pages.url}/badges-avatars.html")
     src1 = check(ext, page, "#ava1")
     src2 = check(ext, page, "#ava2")
-    rects = {sel: page.eval_on_selector(sel, "i => i.getBoundingClientRect().toJSON()") for sel in ("#ava1", "#ava2")}
+    rects = {sel: page.eval_on_selector(sel, "i => i.getBoundingClientRect().toJSON()")
+             for sel in ("#ava1", "#ava2")}
     for sel, src, name in (("#ava1", src1, "#name1"), ("#ava2", src2, "#name2")):
         s = state(page, src)
         assert s["visible"] and not s["words"] and s["rect"]["width"] <= 80, s  # a chip, not a headline

@@ -45,7 +45,8 @@ PAGES = {
 <h2 id="heading" style="margin:0 0 4px">Who to follow</h2>
 """ + "\n".join(f"""<div style="display:flex; align-items:center; gap:6px; height:40px; margin-bottom:4px">
   <img id="a{i}" src="/img/{n}.jpg" width="40" height="40" alt="avatar {i}">
-  <span id="n{i}">Person {i}</span> <button id="b{i}">Like</button></div>""" for i, n in enumerate(AVATARS)) + """
+  <span id="n{i}">Person {i}</span> <button id="b{i}">Like</button></div>"""
+                for i, n in enumerate(AVATARS)) + """
 </body>""",
     # A sticky header that covers the top of the picture, not the face's centre.
     "/sticky.html": """<!doctype html><meta charset="utf-8"><title>sticky</title>
@@ -151,7 +152,8 @@ def test_tight_avatar_list(ext, pages, reference):
     page = open_page(ext, f"{pages.url}/avatars.html")
     srcs = [check(ext, page, f"#a{i}") for i in range(len(AVATARS))]
     avatars = [rect_of(page, f"#a{i}") for i in range(len(AVATARS))]
-    texts = [rect_of(page, s) for s in ("#heading", *(f"#n{i}" for i in range(8)), *(f"#b{i}" for i in range(8)))]
+    labels = ("#heading", *(f"#n{i}" for i in range(8)), *(f"#b{i}" for i in range(8)))
+    texts = [rect_of(page, s) for s in labels]
     for i, src in enumerate(srcs):
         [b] = states(page, src)
         assert b["shown"], b
@@ -210,7 +212,8 @@ def test_badge_follows_a_sliding_carousel(ext, pages):
 FOCUS_JS = """() => { const a = document.activeElement; if (!a) return null;
   if (a.localName !== 'facecheck-badge') return {id: a.id};
   const f = a.shadowRoot.activeElement;
-  return {badge: true, cls: f && f.className, headline: a.shadowRoot.querySelector('.headline').textContent}; }"""
+  return {badge: true, cls: f && f.className,
+          headline: a.shadowRoot.querySelector('.headline').textContent}; }"""
 
 
 def test_keyboard_reading_order_one_stop_enter_opens(ext, pages):
@@ -238,6 +241,9 @@ def test_keyboard_reading_order_one_stop_enter_opens(ext, pages):
     assert read_badges(page, FOCUS_JS).get("cls") == "main"
 
 
+ALL_JS = "(src) => (STATE)(src).every((b) => b.verdict === 'VERDICT')".replace("STATE", STATE_JS)
+
+
 def test_options_change_rejudges_without_a_model_run(ext, pages, reference):
     page = open_page(ext, f"{pages.url}/group.html")
     src = check(ext, page, "#group")
@@ -248,14 +254,15 @@ def test_options_change_rejudges_without_a_model_run(ext, pages, reference):
     tab = ext.tab_id(page)
     ext.worker.evaluate("""([tabId, t]) => chrome.tabs.sendMessage(tabId,
         {type: 'facecheck-rejudge', band: {threshold: t, unsureBand: 0}})""", [tab, min(0.99, top + 0.005)])
-    wait_badges(page, "(src) => (STATE)(src).every((b) => b.verdict === 'real')".replace("STATE", STATE_JS), src)
+    wait_badges(page, ALL_JS.replace("VERDICT", "real"), src)
     after = states(page, src)
     assert sorted(b["p"] for b in after) == sorted(b["p"] for b in before)
     assert all("Likely real" in b["headline"] for b in after), after
     # And back below every face: all "Likely generated".
     ext.worker.evaluate("""([tabId, t]) => chrome.tabs.sendMessage(tabId,
-        {type: 'facecheck-rejudge', band: {threshold: t, unsureBand: 0}})""", [tab, max(0.01, min(b["p"] for b in before) - 0.005)])
-    wait_badges(page, "(src) => (STATE)(src).every((b) => b.verdict === 'fake')".replace("STATE", STATE_JS), src)
+        {type: 'facecheck-rejudge', band: {threshold: t, unsureBand: 0}})""",
+        [tab, max(0.01, min(b["p"] for b in before) - 0.005)])
+    wait_badges(page, ALL_JS.replace("VERDICT", "fake"), src)
     assert len(badges(page)) == 3
 
 
