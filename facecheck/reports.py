@@ -1,7 +1,8 @@
 """The extension's "This is wrong" reports, read back for `facecheck scan --reports FILE.csv`.
 
-The options page exports them as CSV (`time,image_url,page_url,verdict,p_fake,model_version`, one
-row per report). A report whose picture is a file on this machine (a file:// URL or a plain path)
+The options page exports them as CSV (`time,image_url,page_url,verdict,p_fake,model_version,face`,
+one row per report; `face` is "2/3" for the second face from the left of three, empty for a picture
+of one face; exports made before it have no such column). A report whose picture is a file on this machine (a file:// URL or a plain path)
 can be checked again; a web address cannot, since nothing here fetches from the web: those are
 counted, so the user can save the pictures and scan the files.
 
@@ -23,7 +24,7 @@ from urllib.request import url2pathname
 
 from facecheck.images import MAX_FILE_BYTES, ImageError
 
-REPORT_COLUMNS = ("time", "image_url", "page_url", "verdict", "p_fake", "model_version")
+REPORT_COLUMNS = ("time", "image_url", "page_url", "verdict", "p_fake", "model_version", "face")
 # The largest picture a report may name, checked before reading it.
 MAX_PICTURE_BYTES = MAX_FILE_BYTES
 # Opened without following a last symlink (one swapped in after the check) and without blocking
@@ -43,6 +44,7 @@ class Report:
     verdict: str  # what the extension said when the user reported it
     p_fake: float | None
     model_version: str
+    face: str = ""  # which face of several the user reported ("2/3"), "" for one
     # Resolved folders (or files) its picture may be read from: the CSV's folder, the command line's.
     roots: tuple[Path, ...] = field(default=(), repr=False)
 
@@ -53,7 +55,8 @@ class Report:
     def brief(self) -> dict:
         """What a scan row carries about its report (the --json output's "reported")."""
         return {"time": self.time, "image_url": self.image_url, "page_url": self.page_url,
-                "verdict": self.verdict, "p_fake": self.p_fake, "model_version": self.model_version}
+                "verdict": self.verdict, "p_fake": self.p_fake, "model_version": self.model_version,
+                "face": self.face}
 
 
 def local_path(image_url: str, base: Path) -> Path | None:
@@ -131,7 +134,8 @@ def read_reports(csv_path: str | Path,
         reports.append(Report(path=path, time=row.get("time") or "", image_url=row["image_url"],
                               page_url=row.get("page_url") or "", verdict=row.get("verdict") or "",
                               p_fake=_probability(row.get("p_fake")),
-                              model_version=row.get("model_version") or "", roots=roots))
+                              model_version=row.get("model_version") or "",
+                              face=row.get("face") or "", roots=roots))
     return reports, web
 
 

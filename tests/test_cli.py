@@ -294,14 +294,15 @@ def test_scan_through_a_server_starts_no_tensorflow(tmp_path):
     check_table_words(table(out.stdout), results)
 
 
-def write_reports(path: Path, rows: list[tuple[str, str, str]]) -> None:
-    """A reports CSV as the extension's options page exports it (RFC 4180, 4-decimal p_fake)."""
+def write_reports(path: Path, rows: list[tuple[str, ...]]) -> None:
+    """A reports CSV as the extension's options page exports it (RFC 4180, 4-decimal p_fake); a
+    row is (url, verdict, p_fake) or (url, verdict, p_fake, face) with face "i/n"."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["time", "image_url", "page_url", "verdict", "p_fake", "model_version"])
-        for url, verdict, p in rows:
+        w.writerow(["time", "image_url", "page_url", "verdict", "p_fake", "model_version", "face"])
+        for url, verdict, p, *face in rows:
             w.writerow(["2026-12-01T10:00:00.000Z", url, "https://news.example/a?b=1,2", verdict, p,
-                        "facecheck-v2"])
+                        "facecheck-v2", "".join(face)])
 
 
 @pytest.mark.slow
@@ -316,7 +317,7 @@ def test_scan_reports_checks_local_pictures_again(tmp_path, capsys):
     shutil.copy(FIXTURES / "noface" / "brick.jpg", pictures / "brick.jpg")
     reports = tmp_path / "facecheck-reports.csv"
     write_reports(reports, [
-        ((pictures / "fake.jpg").as_uri(), "real", "0.1234"),  # file:// (the space is %20)
+        ((pictures / "fake.jpg").as_uri(), "real", "0.1234", "2/3"),  # file:// (the space is %20)
         ("https://news.example/img/1.jpg", "fake", "0.9100"),
         (str(pictures / "real.jpg"), "fake", "0.9000"),
         ("http://127.0.0.1:8080/2.png", "unsure", "0.5000"),
@@ -333,6 +334,7 @@ def test_scan_reports_checks_local_pictures_again(tmp_path, capsys):
     assert [Path(r["path"]) for r in results] == [pictures / n for n in ("fake.jpg", "real.jpg", "brick.jpg")]
     assert [(r["reported"]["verdict"], r["reported"]["p_fake"]) for r in results] == [
         ("real", 0.1234), ("fake", 0.9), ("error", None)]
+    assert [r["reported"]["face"] for r in results] == ["2/3", "", ""]  # which face was reported
     assert results[2]["verdict"] == "no-face"
     with open(out_csv, newline="") as f:
         reader = csv.DictReader(f)

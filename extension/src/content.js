@@ -5,9 +5,12 @@
  * injecting it again is harmless. The service worker sends {type: 'facecheck-result', src, view}
  * and gets back {drawn: n} once the badges are in the page (background.js's TabMessage).
  *
- * One badge per face, placed just above the face (below or beside it when there is no room),
- * never on it. On pictures rendered narrower than 160 px (geometry.js COMPACT_BELOW) the badge is
- * a compact chip ("⚠ 68%", "?", "✓") that grows to the full headline on hover or focus.
+ * One badge per face, each where it cannot be read as another's (findSpot(), geometry.js
+ * spotFor(); docs/extension.md "Where badges go"): next to its face inside the picture, else on
+ * its face's top edge, never over another face, picture or badge. It folds to a compact chip
+ * ("⚠ 68%", "?", "✓") or the icon alone where the full headline does not fit (always on pictures
+ * narrower than geometry.js COMPACT_BELOW); hover or focus shows the short label, Enter or a click
+ * the details. Each badge is inserted right after its picture (tab order = reading order).
  *
  * A badge belongs to its <img>: it is shown only while the point it is about (the face's centre)
  * is visible: the image connected, displayed, not cut off by a scrolling panel or any other

@@ -5,11 +5,12 @@
  * unit tests (extension/test/geometry.test.js).
  *
  * A badge is shown only while its anchor (the face's centre; the picture's centre for a badge
- * without a face) is inside the visible part of the picture. It sits just above its face, inside
- * the visible picture when there is room, else below the face, else beside it, else above or
- * below it at the picture's edge; never on the face. Without a face box (no face, an error,
- * "Checking...") it sits in the visible picture's top-left corner. Pictures rendered narrower
- * than COMPACT_BELOW get a compact chip (icon and number) instead of the full headline.
+ * without a face) is inside the visible part of the picture. It sits next to its face inside the
+ * visible picture (above, else below; beside only in a picture of one face), else (onFace) on the
+ * face's top edge, else (outside, a last resort) beyond the picture's edge; never over another
+ * face or anything in `avoid`, and nearer its own face than any other. Without a face box (no
+ * face, an error, "Checking...") it sits in the visible picture's top-left corner. Pictures
+ * rendered narrower than COMPACT_BELOW get a compact chip (icon and number), never the headline.
  */
 
 /**
