@@ -21,13 +21,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from facecheck.images import ImageError, check_pixels, error_result, image_size, load_image
+from facecheck.provenance import read_provenance
 from server import API_PREFIX
 from server.config import LOOPBACK, Config, origin_allowed, search_pixels
 from server.inference import Busy, DecodeTurns, SharedPredictor, json_safe
 
 api = Blueprint("api", __name__, url_prefix=API_PREFIX)
 # Endpoints that need the bearer token when one is set (health and the description stay open).
-TOKEN_ENDPOINTS = ("api.model", "api.predict")
+TOKEN_ENDPOINTS = ("api.model", "api.predict", "api.explain")
 # One image of a request: its filename and its multipart part, or None for the raw request body.
 Upload = tuple[str, FileStorage | None]
 # Seconds a client is told to wait (Retry-After) when no decoding turn came free.
@@ -194,6 +195,8 @@ def judge_within_budgets(uploads: list[Upload], config: Config, shared: SharedPr
             entry: dict[str, Any] = {"filename": name, "width": None, "height": None}
             results.append(entry)
             data = upload.read() if upload is not None else request.get_data(cache=False)
+            # Beside the verdict, from the bytes already here; it never changes the verdict.
+            entry["provenance"] = read_provenance(data).as_dict()
             try:
                 cost = weigh(data, config, budget)
                 take_turn()

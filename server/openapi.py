@@ -7,6 +7,7 @@ routes and that real answers validate against it; tests/test_server_fuzz.py fuzz
 from __future__ import annotations
 
 from facecheck.contract import VERDICTS
+from facecheck.provenance import KINDS as PROVENANCE_KINDS
 from server import API_PREFIX
 from server.config import Config
 
@@ -22,6 +23,11 @@ VERDICT_TEXT = ("The verdict of the most suspicious judged face (fake, unsure or
                 "or no-face (no face found: never a guess), too-small (every face too small to "
                 "judge, or the picture under the contract's min_side on a side; `error` says which), "
                 "error (the image could not be read; see `error`).")
+PROVENANCE_TEXT = ("Where the picture says it came from, read offline from its bytes: C2PA Content "
+                   "Credentials, else an IPTC DigitalSourceType in its XMP. ai-generated, ai-edited, "
+                   "captured: what the claim says; invalid: a manifest that fails validation (changed "
+                   "after signing, or damaged); none: nothing found, which says nothing about the face. "
+                   "Shown beside the verdict; it never changes p_fake or the verdict.")
 UNSURE_FROM_TEXT = ("Start of the unsure band: p_fake in [unsure_from, threshold) reads \"unsure\"; "
                     "null: the model has no band (fake or real only).")
 
@@ -71,7 +77,8 @@ def build_spec(config: Config) -> dict:
             },
         },
         "Result": {
-            "type": "object", "required": ["filename", "width", "height", "faces", "p_fake", "verdict"],
+            "type": "object", "required": ["filename", "width", "height", "faces", "p_fake", "verdict",
+                                              "provenance"],
             "additionalProperties": False,
             "properties": {
                 "filename": {"type": "string"},
@@ -82,6 +89,20 @@ def build_spec(config: Config) -> dict:
                            "description": "p_fake of the most suspicious judged face."},
                 "verdict": {"type": "string", "enum": list(VERDICTS), "description": VERDICT_TEXT},
                 "error": {"type": "string", "description": "Why the image could not be used."},
+                "provenance": {"$ref": "#/components/schemas/Provenance"},
+            },
+        },
+        "Provenance": {
+            "type": "object", "required": ["kind", "detail", "signed", "trusted"],
+            "additionalProperties": False,
+            "description": PROVENANCE_TEXT,
+            "properties": {
+                "kind": {"type": "string", "enum": list(PROVENANCE_KINDS)},
+                "detail": {"type": "string", "description": "For a person: the claim, the claim "
+                           "generator and signer, the trust, and what it cannot prove."},
+                "signed": {"type": "boolean", "description": "A C2PA signature (false: XMP, unsigned)."},
+                "trusted": {"type": "boolean", "description": "The signer chains to a trust list "
+                            "(none is shipped: false unless one is configured)."},
             },
         },
         "ModelBrief": {
