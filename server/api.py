@@ -28,7 +28,7 @@ from server.inference import Busy, DecodeTurns, SharedPredictor, json_safe
 
 api = Blueprint("api", __name__, url_prefix=API_PREFIX)
 # Endpoints that need the bearer token when one is set (health and the description stay open).
-TOKEN_ENDPOINTS = ("api.model", "api.predict")
+TOKEN_ENDPOINTS = ("api.model", "api.predict", "api.explain")
 # One image of a request: its filename and its multipart part, or None for the raw request body.
 Upload = tuple[str, FileStorage | None]
 # Seconds a client is told to wait (Retry-After) when no decoding turn came free.

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from server import API_PREFIX
 from server.api import FaceCheckState, api, json_error, state
 from server.config import Config
+from server.explain_api import explain_view  # noqa: F401 - puts /explain on the api blueprint
 from server.inference import DecodeTurns, share, shared_predictor
 from server.model_info import model_brief, model_info
 from server.openapi import build_spec

@@ -10,6 +10,7 @@ from facecheck.contract import VERDICTS
 from facecheck.provenance import KINDS as PROVENANCE_KINDS
 from server import API_PREFIX
 from server.config import Config
+from server.explain_spec import explain_spec
 
 RAW_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff",
                    "application/octet-stream")
@@ -179,7 +180,7 @@ def build_spec(config: Config) -> dict:
             **{t: {"schema": {**binary, "minLength": 1}} for t in RAW_IMAGE_TYPES},
         },
     }
-    return {
+    spec = {
         "openapi": "3.1.0",
         "info": {
             "title": "FaceCheck local server",
@@ -231,3 +232,4 @@ def build_spec(config: Config) -> dict:
             }},
         },
     }
+    return explain_spec(spec, config)  # POST /explain: server/explain_spec.py
