@@ -191,13 +191,11 @@ def report(args, fakes, measured: dict[str, dict]) -> str:
 def gallery(args, predictor) -> None:
     """Maps of fixture faces: per class, the most and the least suspicious face (right and wrong
     when the model gets one wrong), as small PNGs, and the table rows for docs/explain.md."""
-    from tests.helpers import fixture_faces
-
     out = Path(args.gallery)
     out.mkdir(parents=True, exist_ok=True)
     for label in ("fake", "real"):
         scored = []
-        for path in fixture_faces(label):
+        for path in sorted((ROOT / "tests" / "fixtures" / "faces" / label).glob("*.jpg")):
             image = load_image(path)
             scored.append((explain(predictor, image, fill=args.fill if args.fill != "both" else "blur"),
                            image, path))
