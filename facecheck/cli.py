@@ -27,7 +27,7 @@ from facecheck.tfquiet import import_tensorflow
 # `facecheck --help` and argument errors answer at once instead of after seconds of start-up, and
 # `scan --server` never starts TensorFlow at all.
 
-CSV_COLUMNS = ("path", "faces", "p_fake", "verdict", "error")
+CSV_COLUMNS = ("path", "faces", "p_fake", "verdict", "error", "provenance", "provenance_detail")
 # Exit status of `facecheck scan` (documented in its --help and docs/server.md).
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 SERVER_HINT = "Start it with `facecheck serve` or check --server."
@@ -140,6 +140,8 @@ def scan(argv=None) -> int:
     if isinstance(result, int):
         return result
     rows, model = result
+    for row in rows:
+        _flat_provenance(row)
     for i, report in reported.items():
         rows[i]["reported"] = report.brief()
     return _report(args, rows, model)
@@ -202,6 +204,7 @@ def _scan_here(args, files: list[Path], readers: dict) -> tuple[list[dict], dict
 
     from facecheck.images import ImageError, error_result, load_image
     from facecheck.predictor import Predictor
+    from facecheck.provenance import read_provenance
 
     predictor = Predictor.load(args.model, batch_size=args.batch_size)
     rows: list[dict] = []
@@ -217,13 +220,35 @@ def _scan_here(args, files: list[Path], readers: dict) -> tuple[list[dict], dict
     for i, path in enumerate(tqdm(files, desc="scan", unit="img", file=sys.stderr, disable=args.quiet)):
         rows.append({"path": str(path)})
         try:
-            pending.append((i, load_image(readers[i]() if i in readers else path)))
+            data = readers[i]() if i in readers else _file_bytes(path)
+            # Beside the verdict, from the same bytes (read once); never an input to it.
+            p = read_provenance(data)
+            rows[-1].update(provenance=p.kind, provenance_detail=p.detail)
+            pending.append((i, load_image(data)))
         except ImageError as e:
             rows[-1].update(error_result(e))
         if len(pending) >= args.batch_size:
             flush()
     flush()
     return rows, predictor.contract.brief()
+
+
+def _file_bytes(path) -> bytes:
+    """The file's bytes, or ImageError in load_image's own words."""
+    from facecheck.images import ImageError
+
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ImageError(f"cannot read file: {e.strerror or e}") from None
+
+
+def _flat_provenance(row: dict) -> None:
+    """A server's {"provenance": {kind, detail, ...}} as a local row has it: provenance (the kind)
+    and provenance_detail."""
+    p = row.get("provenance")
+    if isinstance(p, dict):
+        row.update(provenance=p.get("kind", ""), provenance_detail=p.get("detail", ""))
 
 
 def _report(args, rows: list[dict], model: dict) -> int:
@@ -249,26 +274,33 @@ def _report(args, rows: list[dict], model: dict) -> int:
 def summary(rows: list[dict], model: dict) -> str:
     """One line: how many images got each result, in the words of facecheck/wording.py (every
     verdict counted apart: an unsure, a face-free or a too-small picture is never counted as
-    real), then the model's threshold and band."""
+    real), then the model's threshold and band, then how many pictures' Content Credentials say
+    each kind (facecheck/provenance.py), where the rows have them."""
     from facecheck.contract import VERDICTS
+    from facecheck.provenance import KINDS as PROVENANCE_KINDS
 
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     other = len(rows) - sum(counts.values())  # only from a server that speaks another vocabulary
     parts = [f"{wording.HEADLINES[v]}: {counts[v]}" for v in VERDICTS]
     if other:
         parts.append(f"other: {other}")
+    said = [r["provenance"] for r in rows if r.get("provenance")]
+    # Content Credentials are counted apart from the verdicts, after them: they never change one.
+    credentials = (". Content Credentials: " + ", ".join(f"{k} {said.count(k)}" for k in PROVENANCE_KINDS)
+                   if said else "")
     band = model.get("unsure_from")
     rule = f"likely generated from {wording.rule_percent(model['threshold'])}"
     rule += f", unsure from {wording.rule_percent(band)}" if band is not None else ", no unsure band"
     return (f"{len(rows)} image{'s' if len(rows) != 1 else ''} checked. {', '.join(parts)}. "
-            f"Model {model['model_version']}: {rule}")
+            f"Model {model['model_version']}: {rule}{credentials}")
 
 
 def _csv_row(r: dict) -> dict:
     p = r.get("p_fake")
     return {"path": r["path"], "faces": len(r.get("faces") or []),
             "p_fake": "" if p is None else f"{p:.4f}", "verdict": r["verdict"],
-            "error": r.get("error", "")}
+            "error": r.get("error", ""), "provenance": r.get("provenance", ""),
+            "provenance_detail": r.get("provenance_detail", "")}
 
 
 def write_csv(f, rows):
@@ -285,7 +317,7 @@ def table_cells(r: dict) -> dict[str, str]:
     cells = {"path": r["path"], "faces": str(len(r.get("faces") or [])),
              "result": wording.headline(r["verdict"], p),
              "probability generated": "" if p is None else f"{wording.pct(p)}%",
-             "error": r.get("error", "")}
+             "provenance": r.get("provenance", ""), "error": r.get("error", "")}
     if "reported" in r:
         old = r["reported"]
         said = wording.headline(old["verdict"], old["p_fake"])
@@ -296,10 +328,12 @@ def table_cells(r: dict) -> dict[str, str]:
 
 
 def print_table(rows):
-    """The table on stdout: path, faces, result, probability generated[, reported], error; columns
-    apart by at least two spaces (a header may have one)."""
+    """The table on stdout: path, faces, result, probability generated[, provenance][, reported],
+    error; columns apart by at least two spaces (a header may have one)."""
     cells = [table_cells(r) for r in rows]
     columns = ["path", "faces", "result", "probability generated"]
+    if any(c["provenance"] for c in cells):
+        columns.append("provenance")
     if any("reported" in c for c in cells):
         columns.append("reported")
     width = {c: max([len(c)] + [len(x.get(c, "")) for x in cells]) for c in columns}

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 KINDS = ("ai-generated", "ai-edited", "captured", "invalid", "none")
 # IPTC digital source types (http://cv.iptc.org/newscodes/digitalsourcetype/<code>) by kind; any
@@ -39,6 +41,8 @@ MAX_XMP_BYTES = 256 * 1024
 MAX_XMP_PACKETS = 8
 # Offline reading: never fetch a manifest from the web nor a certificate's revocation status.
 C2PA_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
+# A PEM file of trust anchors (root certificates) a signer may chain to; none is shipped.
+TRUST_ENV = "FACECHECK_C2PA_TRUST_ANCHORS"
 
 NOTHING = ("no Content Credentials found: most pictures have none, and stripping them is easy, "
            "so this says nothing about the face")
@@ -60,11 +64,16 @@ class Provenance:
         return asdict(self)
 
 
-def read_provenance(data: bytes, mime: str | None = None) -> Provenance:
+def read_provenance(data: bytes, mime: str | None = None, trust_anchors: str | None = None) -> Provenance:
     """The picture's provenance from its bytes: signed C2PA first, else an XMP DigitalSourceType.
-    Never raises: an unreadable or unsupported manifest is a kind with a detail that says why."""
+    `trust_anchors`: PEM root certificates a signer must chain to for `trusted` (default: the file
+    named by $FACECHECK_C2PA_TRUST_ANCHORS, if any). Never raises: an unreadable or unsupported
+    manifest is a kind with a detail that says why."""
     try:
-        found = read_c2pa(bytes(data), sniff_mime(data) or mime)
+        anchors, problem = _trust_anchors(trust_anchors)
+        found = read_c2pa(bytes(data), sniff_mime(data) or mime, anchors)
+        if problem and found.signed:
+            found = replace(found, detail=f"{found.detail}; no trust list used: {problem}")
         if found.kind != "none":
             return found
         xmp = read_xmp(data)
@@ -74,6 +83,28 @@ def read_provenance(data: bytes, mime: str | None = None) -> Provenance:
         return replace(found, detail=both)
     except Exception as e:  # noqa: BLE001 - provenance is an extra: it may never cost the verdict
         return Provenance("none", f"provenance could not be read ({type(e).__name__}); {NOTHING}")
+
+
+def _trust_anchors(given: str | None) -> tuple[str | None, str]:
+    """The PEM trust anchors to verify signers against (`given`, else $FACECHECK_C2PA_TRUST_ANCHORS's
+    file, else none) and, when those configured cannot be used, why: a bad file must not make every
+    signature read as invalid."""
+    source = "trust_anchors"
+    if given is None:
+        if not os.environ.get(TRUST_ENV):
+            return None, ""
+        source = f"${TRUST_ENV}"
+        try:
+            given = Path(os.environ[TRUST_ENV]).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            return None, f"{source} could not be read ({type(e).__name__})"
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(given.encode())
+    except ValueError:
+        return None, f"{source} holds no PEM certificate"
+    return given, ""
 
 
 def sniff_mime(data: bytes) -> str | None:
@@ -97,7 +128,7 @@ def sniff_mime(data: bytes) -> str | None:
 # ---------------------------------------------------------------------------- C2PA
 
 
-def read_c2pa(data: bytes, mime: str | None) -> Provenance:
+def read_c2pa(data: bytes, mime: str | None, trust_anchors: str | None = None) -> Provenance:
     """The active manifest's claim, or kind "none" with the reason no claim was read."""
     # Every manifest store is a JUMBF box labelled "c2pa": without those bytes there is none, and
     # the native reader is not even asked (most pictures, and any non-picture).
@@ -108,7 +139,8 @@ def read_c2pa(data: bytes, mime: str | None) -> Provenance:
     except ImportError:
         return Provenance("none", "the C2PA reader (c2pa-python) is not installed; " + NOTHING)
     try:
-        context = c2pa.Context(c2pa.Settings.from_dict(C2PA_SETTINGS))
+        trust = {"trust": {"trust_anchors": trust_anchors}} if trust_anchors else {}
+        context = c2pa.Context(c2pa.Settings.from_dict({**C2PA_SETTINGS, **trust}))
         with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
             store = json.loads(reader.json())
     except c2pa.C2paError.ManifestNotFound:

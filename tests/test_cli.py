@@ -349,3 +349,38 @@ def test_scan_reports_refuses_a_file_that_is_not_an_export(tmp_path, capsys):
     wrong.write_text("path\na.jpg\n")
     assert main(["scan", "--reports", str(wrong)]) == 2
     assert "not a FaceCheck reports export" in capsys.readouterr().err
+
+
+def test_scan_gives_provenance_beside_an_unchanged_verdict(tmp_path, capsys):
+    """Content Credentials signed here (tests/c2pa_fixtures.py): each row's provenance in the CSV,
+    the JSON, the table and the summary, and the same p_fake and verdict as the unsigned picture."""
+    from tests import c2pa_fixtures as fx
+
+    face = fixture_faces("fake")[0].read_bytes()
+    credentials = fx.make_credentials()
+    variants = {
+        "a-plain.jpg": face,
+        "b-generated.jpg": fx.sign(face, "image/jpeg", "trainedAlgorithmicMedia", credentials),
+        "c-captured.png": fx.sign(fx.as_png(face), "image/png", "digitalCapture", credentials),
+        "d-xmp.jpg": fx.jpeg_with_xmp(face, fx.xmp_packet("compositeWithTrainedAlgorithmicMedia")),
+        "e-tampered.jpg": fx.tamper_jpeg(fx.sign(face, "image/jpeg", "digitalCapture", credentials)),
+    }
+    for name, data in variants.items():
+        (tmp_path / "in").mkdir(exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(data)
+    out = tmp_path / "scan.json"
+    rows = _scan_rows(tmp_path, tmp_path / "in", "--json", out, "--table")
+    kinds = ["none", "ai-generated", "captured", "ai-edited", "invalid"]
+    assert [r["provenance"] for r in rows] == kinds
+    assert all(r["provenance_detail"] for r in rows)
+    assert "signed by FaceCheck test signer" in rows[1]["provenance_detail"]
+    assert "unsigned" in rows[3]["provenance_detail"]
+    assert [r["provenance"] for r in json.loads(out.read_text())["results"]] == kinds
+    plain = rows[0]
+    for r in rows[1:4]:  # the same pixels: the same judgement, whatever the credentials say
+        assert (r["p_fake"], r["verdict"]) == (plain["p_fake"], plain["verdict"]), r
+    captured = capsys.readouterr()
+    shown = table(captured.out)
+    assert [row["provenance"] for row in shown] == kinds
+    assert re.search(r"^5 images checked\. .*Model .*\. Content Credentials: ai-generated 1, ai-edited 1, "
+                     r"captured 1, invalid 1, none 1$", captured.err, re.M), captured.err

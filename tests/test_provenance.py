@@ -61,6 +61,33 @@ def test_a_source_type_that_claims_neither_is_none_but_says_what_was_found(pictu
     assert p.kind == "none" and p.signed and "digitalArt" in p.detail and fx.SIGNER in p.detail, p
 
 
+def ca_pem(credentials: fx.Credentials) -> bytes:
+    """The CA's certificate: the second of the chain."""
+    end = b"-----END CERTIFICATE-----\n"
+    return credentials.chain_pem[credentials.chain_pem.index(end) + len(end):]
+
+
+def test_a_signer_on_a_configured_trust_list_is_trusted(pictures, credentials, tmp_path, monkeypatch):
+    data = signed(pictures, credentials, "image/jpeg", "trainedAlgorithmicMedia")
+    assert ca_pem(credentials).startswith(b"-----BEGIN CERTIFICATE-----")
+    p = read_provenance(data, trust_anchors=ca_pem(credentials).decode())
+    assert p.kind == "ai-generated" and p.trusted and "signer on a trust list" in p.detail, p
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_bytes(ca_pem(credentials))
+    monkeypatch.setenv("FACECHECK_C2PA_TRUST_ANCHORS", str(anchors))
+    assert read_provenance(data).trusted
+    anchors.write_bytes(ca_pem(fx.make_credentials()))  # another CA: the same manifest is untrusted
+    p = read_provenance(data)
+    assert p.kind == "ai-generated" and not p.trusted and "not on a trust list" in p.detail, p
+    for bad in (b"not a certificate", b"\xff\xfe"):  # a bad file: said, never "invalid"
+        anchors.write_bytes(bad)
+        p = read_provenance(data)
+        assert p.kind == "ai-generated" and not p.trusted and "no trust list used" in p.detail, p
+    monkeypatch.setenv("FACECHECK_C2PA_TRUST_ANCHORS", str(tmp_path / "missing.pem"))
+    p = read_provenance(data)
+    assert p.kind == "ai-generated" and "could not be read" in p.detail, p
+
+
 def test_the_container_is_sniffed_not_taken_from_the_client(pictures, credentials):
     png = signed(pictures, credentials, "image/png", "trainedAlgorithmicMedia")
     assert read_provenance(png, "image/jpeg").kind == "ai-generated"
@@ -197,3 +224,56 @@ def test_server_says_provenance_for_an_image_it_cannot_judge(client, credentials
     r = client.post("/api/v1/predict", data=junk, content_type="image/jpeg")
     result = r.get_json()["results"][0]
     assert result["verdict"] == "error" and result["provenance"]["kind"] in KINDS
+
+
+@pytest.mark.slow
+def test_drop_page_shows_provenance_beside_the_verdict(pictures, credentials, tmp_path):
+    """The drop page in real Chromium: each result's provenance line under its verdict, whose words
+    stay those of the API's own verdict."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from facecheck import wording
+    from server.app import create_app
+    from server.config import Config
+    from server.inference import load_predictor
+    from server.serve import BackgroundServer
+    from tests.browser import launch_chromium
+
+    files = {"generated.jpg": signed(pictures, credentials, "image/jpeg", "trainedAlgorithmicMedia"),
+             "captured.png": signed(pictures, credentials, "image/png", "digitalCapture"),
+             "xmp.jpg": fx.jpeg_with_xmp(pictures["image/jpeg"], fx.xmp_packet("compositeSynthetic")),
+             "plain.jpg": pictures["image/jpeg"]}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    predictor = load_predictor()
+    with BackgroundServer(lambda c: create_app(c, predictor=predictor), Config.from_env(environ={})) as srv, \
+            sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url + "/")
+            expect(page.locator("#model-info")).to_contain_text("threshold", ignore_case=True)
+            page.get_by_label("Choose images").set_input_files([str(tmp_path / n) for n in files])
+            results = page.locator("#results > li.result")
+            expect(results).to_have_count(4, timeout=60_000)
+            lines = {"generated.jpg": "Content Credentials: made with an AI tool",
+                     "captured.png": "Content Credentials: camera capture",
+                     "xmp.jpg": "Picture metadata (unsigned): edited with an AI tool"}
+            for i, name in enumerate(files):
+                item = results.nth(i)
+                expect(item.locator("h3")).to_have_text(name)
+                if name in lines:
+                    expect(item.locator(".provenance-line")).to_have_text(lines[name])
+                else:
+                    expect(item.locator(".provenance-line")).to_have_count(0)
+                    expect(item.locator(".provenance-detail")).to_contain_text("says nothing about the face")
+            expect(results.nth(0).locator(".provenance-detail")).to_contain_text(
+                f"claim generator {fx.GENERATOR} 1.0")
+            # the verdict words are the same for every copy of the same face
+            verdicts = {results.nth(i).locator(".verdict .words").inner_text() for i in range(4)}
+            assert len(verdicts) == 1 and verdicts.pop().split(",")[0] in wording.HEADLINES.values()
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -19,7 +19,14 @@
  * @property {number} [width]  the upright image's size (absent in errors)
  * @property {number} [height]
  * @property {string} [error]  why the image could not be judged (verdict error or too-small)
+ * @property {ApiProvenance} [provenance]  where the picture says it came from (never the verdict)
  * @property {boolean} [sendFailed]  this page's own mark: the request itself failed
+ *
+ * @typedef {object} ApiProvenance  C2PA Content Credentials or an XMP source type (docs/provenance.md)
+ * @property {string} kind  ai-generated, ai-edited, captured, invalid or none
+ * @property {string} detail  the claim, who made and signed it, and what it cannot prove
+ * @property {boolean} signed  a C2PA signature (false: XMP, which anyone can write)
+ * @property {boolean} trusted  the signer is on a trust list
  *
  * @typedef {{max_images: number, max_request_bytes: number}} Limits
  * @typedef {{model_version?: string, threshold: number, unsure_from?: number | null}} ApiContract
@@ -206,6 +213,33 @@ function renderFrame(file, result, faces) {
   return frame;
 }
 
+/** What a picture's provenance says, in a few words; its detail says the rest.
+ * @type {Record<string, string>} */
+const PROVENANCE_SAYS = {
+  "ai-generated": "made with an AI tool",
+  "ai-edited": "edited with an AI tool",
+  captured: "camera capture",
+  invalid: "present, but they fail validation",
+};
+
+/** Where the picture says it came from, beside the verdict and never part of it: "Content
+ * Credentials: made with an AI tool" and the detail (claim generator, signer, trust), or the
+ * nothing-found words, which say that this proves nothing about the face.
+ * @param {ApiProvenance} p
+ * @returns {HTMLDivElement} */
+function renderProvenance(p) {
+  const box = document.createElement("div");
+  box.className = `provenance provenance-${p.kind}`;
+  const says = PROVENANCE_SAYS[p.kind];
+  if (says) {
+    const source = p.signed ? "Content Credentials" : "Picture metadata (unsigned)";
+    box.appendChild(textElement("p", "provenance-line", `${source}: ${says}`));
+  }
+  const detail = p.detail.charAt(0).toUpperCase() + p.detail.slice(1);
+  box.appendChild(textElement("p", "provenance-detail", `${detail}.`));
+  return box;
+}
+
 /** A verdict's shape, hidden from screen readers (the words say it).
  * @param {string} verdict */
 function icon(verdict) {
@@ -253,6 +287,7 @@ function renderResult(file, result) {
   li.appendChild(verdict);
   const detail = result.error || Words.probabilityText(result.p_fake, serverModel);
   if (detail) li.appendChild(textElement("p", "detail", detail));
+  if (result.provenance) li.appendChild(renderProvenance(result.provenance));
   const faces = facesLeftToRight(result);
   if (typeof result.width === "number" && typeof result.height === "number") {
     li.appendChild(renderFrame(file, result, faces));
