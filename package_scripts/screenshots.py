@@ -13,7 +13,8 @@ area, with a strip of the picture under it, as a small PNG:
                          contract.json has a band around that face's p_fake, as the calibrated
                          band of a model would hold it; tests/test_extension.py does the same)
     badge-no-face.png    a picture without a face: "No face found"
-    chip-avatar.png      the compact chip on an 80 px avatar
+    chip-avatar.png      the chip on an 80 px avatar (the icon alone: the number would not fit the face)
+    badge-group.png      three people side by side (real, generated, real), each badge on its face
     badge-details.png    the generated face's badge with its details opened
 
 The faces are picked by the extension's own verdicts: the generated fixture face with the highest
@@ -44,11 +45,11 @@ from tests.helpers import FIXTURES, band_around, fixture_faces  # noqa: E402
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FaceCheck</title></head>
 <body style="margin:0;padding:72px 24px 24px;background:#f4f4f4;font:14px system-ui,sans-serif">
 <img id="pic" alt="a test picture"></body></html>"""
-SHOW_JS = """([src, size]) => new Promise((resolve, reject) => {
+SHOW_JS = """([src, w, h]) => new Promise((resolve, reject) => {
   const img = document.getElementById('pic');
   img.onload = () => resolve(img.currentSrc);
   img.onerror = () => reject(new Error('could not load ' + src));
-  img.width = size; img.height = size; img.src = src;
+  img.width = w; img.height = h; img.src = src;
 })"""
 # The area of the badge(s) (an open details panel included) and of the picture, in viewport px.
 # (The badges' shadow roots are closed: read_badges opens them to this script, as the tests do.)
@@ -72,12 +73,13 @@ STRIP = 72  # px of the picture kept under the badge, so the reader sees what it
 class Chromium(ExtensionChromium):
     """The extension in headless Chromium, with pages of one picture each."""
 
-    def show(self, site_url: str, name: str, size: int):
-        """A new page with /img/NAME at size px, checked; returns (page, src, view)."""
+    def show(self, site_url: str, name: str, size: int, height: int | None = None):
+        """A new page with /img/NAME at size px (wide; as high, or `height`), checked; returns
+        (page, src, view)."""
         page = self.ctx.new_page()
         page.set_viewport_size({"width": 720, "height": 900})
         page.goto(f"{site_url}/one.html")
-        src = page.evaluate(SHOW_JS, [f"/img/{name}", size])
+        src = page.evaluate(SHOW_JS, [f"/img/{name}", size, height or size])
         out = self.check(page, src)
         assert out["drawn"] >= 1, (name, out)
         page.mouse.move(0, 0)  # no hover: details only where a shot opens them
@@ -144,7 +146,19 @@ def shoot(b: Chromium, site_url: str, faces: dict, out: Path) -> list[Path]:
     click_in_badge(page, src, "[aria-expanded]")  # a real click: badges ignore scripted ones
     page.mouse.move(0, 0)
     crop(page, out / "badge-details.png")
-    return shots + [out / "chip-avatar.png", out / "badge-details.png"]
+    page, _, _ = b.show(site_url, "group.jpg", 600, 200)
+    crop(page, out / "badge-group.png", whole_picture=True)
+    return shots + [out / "chip-avatar.png", out / "badge-details.png", out / "badge-group.png"]
+
+
+def group_photo(faces: dict[str, str], img: Path) -> None:
+    """Three people side by side in one photo: real, generated, real (the real face the shots use
+    and another real fixture face), as tests/test_placement.py's group photo."""
+    reals = [faces["real"], next(n for n in sorted(p.name for p in img.glob("real-*")) if n != faces["real"])]
+    group = Image.new("RGB", (600, 200))
+    for i, name in enumerate((reals[0], faces["fake"], reals[1])):
+        group.paste(Image.open(img / name).convert("RGB").resize((200, 200)), (i * 200, 0))
+    group.save(img / "group.jpg", quality=92)
 
 
 def main(argv=None) -> int:
@@ -166,6 +180,7 @@ def main(argv=None) -> int:
             b = Chromium(pw, ext)
             try:
                 faces, p = pick_faces(b, site.url, names)
+                group_photo(faces, img)
                 shots = shoot(b, site.url, faces, args.out)
             finally:
                 b.close()
