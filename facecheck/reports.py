@@ -2,9 +2,10 @@
 
 The options page exports them as CSV (`time,image_url,page_url,verdict,p_fake,model_version,face`,
 one row per report; `face` is "2/3" for the second face from the left of three, empty for a picture
-of one face; exports made before it have no such column). A report whose picture is a file on this machine (a file:// URL or a plain path)
-can be checked again; a web address cannot, since nothing here fetches from the web: those are
-counted, so the user can save the pictures and scan the files.
+of one face; exports made before it have no such column). A report whose picture is a file on
+this machine (a file:// URL or a plain path) can be checked again; a web address cannot, since
+nothing here fetches from the web: those are counted, so the user can save the pictures and scan
+the files.
 
 A CSV is not trusted like a command line: whoever wrote it chose its paths. A report's picture is
 read only if it resolves (symlinks followed) to a regular file under the CSV's own folder or under
