@@ -2,6 +2,7 @@
 
     facecheck scan PATH... [--csv OUT.csv] [--json OUT.json] [--model DIR | --server URL]
     facecheck scan --reports REPORTS.csv   check again the pictures reported from the extension
+    facecheck explain PATH... --out DIR   where in each face the model sees generation traces
     facecheck serve [--host 127.0.0.1] [--port 8000]
     facecheck train --data MANIFEST_OR_FOLDER --out runs/NAME [...]
     facecheck evaluate --data MANIFEST_OR_FOLDER --out reports/NAME [...]
@@ -356,6 +357,7 @@ def print_table(rows):
 
 COMMANDS = {
     "scan": ("check images and folders (or the extension's reports) with the shipped model", scan),
+    "explain": ("map where in each face the model sees traces of generation", None),
     "serve": ("serve the API and the drop page on http://127.0.0.1:8000", None),
     "train": ("train a model", None),
     "evaluate": ("evaluate a model on a folder or manifest", None),
@@ -411,6 +413,10 @@ def main(argv=None) -> int:
         return usage(cmd)
     if cmd == "scan":
         return scan(rest)  # starts TensorFlow only when it judges images itself
+    if cmd == "explain":
+        from facecheck.explain import main as explain_main
+
+        return explain_main(rest)  # starts TensorFlow after its arguments are read
     if not {"-h", "--help"} & set(rest):
         import_tensorflow()
     if cmd == "train":

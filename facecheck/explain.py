@@ -26,8 +26,9 @@ pass and a few tensor ops, never a gradient, so the TF.js graph model can run it
    Positive: hiding that part lowers p_fake (evidence of generation); negative: hiding it raises
    p_fake (the part looks real).
 6. The picture's map, H x W, zeros outside the judged squares: each face's S x S map resized to
-   its square's side (bilinear, half-pixel centres, no antialiasing) and put at its square; where
-   squares overlap, the value of larger magnitude wins.
+   its square's side (bilinear, half-pixel centres, edges clamped, no antialiasing, whether it
+   grows or shrinks) and put at its square; where squares overlap, the value of larger magnitude
+   wins.
 
 Every face of a picture goes to the model in one batched call (1 + 49 inputs per face at the
 defaults). `heat_png` colours a face's map for the server and the drop page: red where the face
@@ -114,14 +115,15 @@ def face_maps(predictor, inputs: list[np.ndarray], patch: float = 0.25, stride: 
 
 
 def resize_map(heat: np.ndarray, side: int) -> np.ndarray:
-    """An S x S map at `side` x `side`: bilinear, half-pixel centres, no antialiasing (step 6)."""
-    from PIL import Image
-
-    if heat.shape == (side, side):
-        return heat.astype(np.float32, copy=True)
-    out = Image.fromarray(heat.astype(np.float32), mode="F").resize((side, side), Image.BILINEAR,
-                                                                    reducing_gap=None)
-    return np.asarray(out, np.float32)
+    """An S x S map at `side` x `side`: bilinear, half-pixel centres, edges clamped, no
+    antialiasing (step 6; TF.js `tf.image.resizeBilinear(map, [side, side], false, true)`)."""
+    size = heat.shape[0]
+    at = np.clip((np.arange(side) + 0.5) * (size / side) - 0.5, 0.0, size - 1.0)
+    lo = np.floor(at).astype(int)
+    hi = np.minimum(lo + 1, size - 1)
+    f = (at - lo).astype(np.float32)
+    rows = heat[lo] * (1 - f)[:, None] + heat[hi] * f[:, None]
+    return (rows[:, lo] * (1 - f)[None, :] + rows[:, hi] * f[None, :]).astype(np.float32)
 
 
 def place(picture: np.ndarray, heat: np.ndarray, square) -> None:
