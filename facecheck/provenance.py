@@ -1,5 +1,7 @@
 """Where a picture says it came from: C2PA Content Credentials and the IPTC DigitalSourceType in XMP.
 
+    python -m facecheck.provenance PICTURE...     one line per picture: its kind, then the detail
+
     from facecheck.provenance import read_provenance
     read_provenance(Path("photo.jpg").read_bytes()).as_dict()
     # {"kind": "ai-generated", "detail": "Content Credentials say: made with an AI tool ...",
@@ -278,3 +280,20 @@ def _xmp_packets(data: bytes):
             continue
         yield data[start.start():end.end()]
         pos = end.end()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    for name in argv if argv is not None else sys.argv[1:]:
+        try:
+            p = read_provenance(Path(name).read_bytes())
+        except OSError as e:
+            print(f"{name}: cannot read file: {e.strerror or e}")
+            continue
+        print(f"{name}: {p.kind}: {p.detail}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

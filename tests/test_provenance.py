@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from facecheck.provenance import KINDS, MAX_XMP_BYTES, NOTHING, SOURCE_KINDS, Provenance, read_provenance
@@ -169,6 +172,18 @@ def test_a_picture_too_broken_to_search_is_none_with_a_reason():
     assert p.kind == "none" and "could not be searched" in p.detail, p
 
 
+def test_the_module_says_each_pictures_kind(pictures, credentials, tmp_path, capsys):
+    from facecheck.provenance import main
+
+    (tmp_path / "made.png").write_bytes(signed(pictures, credentials, "image/png", "trainedAlgorithmicMedia"))
+    (tmp_path / "plain.jpg").write_bytes(pictures["image/jpeg"])
+    assert main([str(tmp_path / "made.png"), str(tmp_path / "plain.jpg"), str(tmp_path / "gone.jpg")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'made.png'}: ai-generated: Content Credentials say")
+    assert lines[1] == f"{tmp_path / 'plain.jpg'}: none: {NOTHING}"
+    assert lines[2].startswith(f"{tmp_path / 'gone.jpg'}: cannot read file")
+
+
 def test_never_raises_whatever_the_bytes(pictures, credentials):
     good = signed(pictures, credentials, "image/jpeg", "trainedAlgorithmicMedia")
     cuts = [good[:n] for n in range(0, len(good), max(1, len(good) // 37))]
@@ -176,6 +191,34 @@ def test_never_raises_whatever_the_bytes(pictures, credentials):
     for data in cuts + noise:
         p = read_provenance(data)
         assert p.kind in KINDS and p.detail, (len(data), p)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1,
+                      max_size=12))
+def test_never_raises_on_damaged_credentials(signed_jpeg, flips):
+    """Bytes of a signed picture flipped anywhere (header, manifest, pixels): always a kind."""
+    data = bytearray(signed_jpeg)
+    for where, xor in flips:
+        data[int(where * len(data))] ^= xor
+    p = read_provenance(bytes(data))
+    assert p.kind in KINDS and p.detail
+
+
+@pytest.fixture(scope="module")
+def signed_jpeg(pictures, credentials) -> bytes:
+    return signed(pictures, credentials, "image/jpeg", "trainedAlgorithmicMedia")
+
+
+def test_threads_read_at_once_as_the_server_does(pictures, credentials):
+    """waitress serves requests on threads: readers at once agree with one alone."""
+    data = {"ai-generated": signed(pictures, credentials, "image/jpeg", "trainedAlgorithmicMedia"),
+            "captured": signed(pictures, credentials, "image/png", "digitalCapture"),
+            "none": pictures["image/jpeg"]}
+    jobs = list(data.items()) * 16
+    with ThreadPoolExecutor(8) as pool:
+        kinds = list(pool.map(lambda job: read_provenance(job[1]).kind, jobs))
+    assert kinds == [kind for kind, _ in jobs]
 
 
 # -- the server: each result carries it, beside an unchanged verdict ---------------------------------
