@@ -96,7 +96,7 @@
  * @property {{index: number, count: number}} [face]  which face of several the report is about
  */
 
-importScripts('settings.js', 'access.js', 'fetchpolicy.js', 'inference.js', 'remote.js', 'checks.js');
+importScripts('settings.js', 'access.js', 'fetchpolicy.js', 'inference.js', 'remote.js', 'checks.js', 'explain.js');
 
 const MENU_ID = 'check-face';
 const COMMAND_SCAN = 'toggle-scan';

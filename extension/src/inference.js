@@ -242,5 +242,5 @@ const FaceCheckInference = (() => {
     return (await predictor()).predict(imageData);
   }
 
-  return { CheckError, importCode, contract, fetchImage, decode, predict };
+  return { CheckError, importCode, contract, fetchImage, decode, predict, predictor };
 })();

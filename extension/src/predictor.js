@@ -459,15 +459,40 @@
      * @param {number[][]} squares  [x, y, side, side] each
      * @returns {Float64Array} */
     logits(image, squares) {
-      const tf = this.tf;
+      return this.logitsOf(this.modelInputs(image, squares), squares.length);
+    }
+
+    /** The model's inputs for face squares of one image: each square resized to the contract's
+     * input_size and scaled to its value_range, one after the other (n x S x S x 3).
+     * @param {RgbaImage} image
+     * @param {number[][]} squares  [x, y, side, side] each
+     * @returns {Float32Array} */
+    modelInputs(image, squares) {
       const s = this.contract.input_size;
-      const n = squares.length;
-      const flat = new Float32Array(n * s * s * 3);
+      const flat = new Float32Array(squares.length * s * s * 3);
       const [lo, hi] = this.contract.value_range;
       squares.forEach(([x, y, side], i) => resizeSquare(image, x, y, side, s, flat, i * s * s * 3));
       for (let i = 0; i < flat.length; i++) {
         flat[i] = Math.min(Math.max(flat[i], 0), 255) * ((hi - lo) / 255) + lo;
       }
+      return flat;
+    }
+
+    /** The model input of one face square of an image (alpha flattened, as predict() does).
+     * @param {RgbaImage} image
+     * @param {number[]} square  [x, y, side, side]
+     * @returns {Float32Array} S x S x 3 */
+    inputOf(image, square) {
+      return this.modelInputs(flattenAlpha(image), [square]);
+    }
+
+    /** Classifier logits for `n` model inputs (modelInputs()), flip-averaged when the contract says.
+     * @param {Float32Array} flat
+     * @param {number} n
+     * @returns {Float64Array} */
+    logitsOf(flat, n) {
+      const tf = this.tf;
+      const s = this.contract.input_size;
       const raw = tf.tidy(() => {
         let x = tf.tensor4d(flat, [n, s, s, 3]);
         if (this.contract.test_time_flip) x = tf.concat([x, tf.reverse(x, 2)], 0);
