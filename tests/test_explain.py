@@ -14,7 +14,7 @@ import schemathesis
 from PIL import Image
 
 from facecheck.cli import main
-from facecheck.explain import explain, face_map, fill_for, heat_rgba, windows
+from facecheck.explain import explain, face_map, fill_for, heat_rgba, resize_map, windows
 from facecheck.images import load_image
 from facecheck.preprocess import model_input
 from server.app import create_app
@@ -48,6 +48,18 @@ def test_windows_cover_every_pixel_and_end_at_the_edge():
         for s in starts:
             covered[s:s + side] += 1
         assert covered.min() >= 1, size
+
+
+@pytest.mark.parametrize("side", [300, 128, 45])
+def test_face_map_resize_is_plain_bilinear_with_half_pixel_centres(side):
+    """Step 6 as TF's (and TF.js's) bilinear resize without antialiasing, growing or shrinking."""
+    import tensorflow as tf
+
+    heat = np.random.default_rng(side).normal(size=(128, 128)).astype(np.float32)
+    want = tf.image.resize(heat[..., None], (side, side), "bilinear", antialias=False).numpy()[..., 0]
+    got = resize_map(heat, side)
+    assert got.shape == (side, side) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-4)  # float32 rounding, on values ~N(0, 1)
 
 
 def test_map_is_the_pictures_grid_and_zero_outside_the_judged_squares(predictor):
@@ -189,3 +201,46 @@ def test_explain_endpoint_refuses_like_predict(predictor):
     r = tokened.post("/api/v1/explain", data=face, content_type="image/jpeg",
                      headers={"Authorization": "Bearer s3cret"})
     assert r.status_code == 200 and r.get_json()["results"][0]["faces"][0]["heat_png"]
+
+
+# -- the drop page's "Why?" -----------------------------------------------------------------------
+@pytest.mark.slow
+def test_drop_page_why_lays_each_faces_map_over_its_square(predictor):
+    """Real Chromium on the real server: "Why?" under a judged picture draws one map per judged
+    face over the face's square, and hides it again."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from server.serve import BackgroundServer
+    from tests.browser import launch_chromium
+
+    face = fixture_faces("fake")[0]
+    with (BackgroundServer(lambda c: create_app(c, predictor=predictor), Config.from_env(environ={})) as srv,
+          sync_playwright() as pw):
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url + "/")
+            page.get_by_label("Choose images").set_input_files([str(face)])
+            item = page.locator("#results > li.result")
+            expect(item).to_have_count(1, timeout=60_000)
+            why = item.get_by_role("button", name="Why?")
+            why.click()
+            heat = item.locator(".frame img.heat")
+            expect(heat).to_have_count(1, timeout=60_000)
+            expect(heat).to_be_visible()
+            expect(why).to_have_attribute("aria-pressed", "true")
+            assert heat.evaluate("i => i.complete && i.naturalWidth") == predictor.contract.input_size
+            picture = item.locator(".frame img:not(.heat)").bounding_box()
+            square = heat.bounding_box()
+            crop = predictor.predict(load_image(face))["faces"][0]["crop"]
+            scale = picture["width"] / 300
+            assert square["width"] == pytest.approx(crop[2] * scale, abs=2)
+            assert square["x"] == pytest.approx(picture["x"] + crop[0] * scale, abs=2)
+            why.click()
+            expect(heat).to_be_hidden()
+            expect(why).to_have_attribute("aria-pressed", "false")
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -53,6 +53,10 @@ const API = "/api/v1";
  * @property {Readonly<Record<string, string>>} ICONS  verdict -> its icon, beside the words
  */
 const Words = /** @type {Wording} */ (/** @type {any} */ (globalThis).FaceCheckSettings);
+/** The "Why?" toggle's module, server/static/why.js (loaded before this file).
+ * @type {{whyToggle: (file: File, frame: HTMLElement, W: number, H: number,
+ *   headers: () => Record<string, string>) => HTMLElement}} */
+const Why = /** @type {any} */ (globalThis).FaceCheckWhy;
 // Beside the words, never instead of them: a shape per verdict, so colour is not the only cue.
 /** @type {Record<string, string>} */
 const ICONS = Words.ICONS;
@@ -290,7 +294,12 @@ function renderResult(file, result) {
   if (result.provenance) li.appendChild(renderProvenance(result.provenance));
   const faces = facesLeftToRight(result);
   if (typeof result.width === "number" && typeof result.height === "number") {
-    li.appendChild(renderFrame(file, result, faces));
+    const frame = renderFrame(file, result, faces);
+    li.appendChild(frame);
+    // "Why?": the faces' evidence maps, asked for on demand (why.js, POST /api/v1/explain).
+    if (faces.some((f) => f.p_fake !== null)) {
+      li.appendChild(Why.whyToggle(file, frame, result.width, result.height, authHeaders));
+    }
   }
   if (faces.length) li.appendChild(renderFaceList(faces));
   if (typeof result.p_fake === "number" && serverModel) li.appendChild(technicalDetails(serverModel));
