@@ -152,7 +152,8 @@ def build_spec(config: Config) -> dict:
                     "properties": {k: {"type": "integer"} for k in
                                    ("max_request_bytes", "max_images", "max_pixels", "max_request_pixels")},
                 },
-                "auth": {"type": "boolean", "description": "Whether /predict and /model need a token."},
+                "auth": {"type": "boolean",
+                         "description": "Whether /predict, /explain and /model need a token."},
             },
         },
     }
