@@ -134,6 +134,10 @@
     .detail .report { margin-top: 4px; padding: 2px 10px; border: 1px solid #111; border-radius: 4px;
       background: #f2f2f2; color: #111; }
     .detail .report[disabled] { cursor: default; opacity: .7; }
+    .detail .why { display: block; min-height: 24px; margin: 2px 0 4px; color: #1f4e8c; text-decoration: underline; }
+    .detail .why-map { margin: 4px 0; }
+    .detail .why-map canvas { display: block; width: 160px; height: 160px; border: 1px solid #111; }
+    .detail .why-map figcaption { font-size: 12px; }
     .detail :focus-visible { outline: 2px solid #1f4e8c; outline-offset: 2px; }`;
 
   /** Elements that show a picture as their CSS background (scanner.js), by its address.
@@ -280,6 +284,62 @@
     return [button, status];
   }
 
+  /** "Why?": the face's evidence map (explain.js, run in the service worker on a person's click),
+   * drawn in the details over the face's square as the model saw it. A failure says only that it
+   * failed, as a badge does (the reason is not the page's to see).
+   * @param {string} src
+   * @param {number[]} box  the face's box
+   * @returns {HTMLElement[]} */
+  function whyParts(src, box) {
+    const button = /** @type {HTMLButtonElement} */ (el('button', 'why', 'Why? Show where it looks'));
+    button.setAttribute('aria-expanded', 'false');
+    const figure = el('figure', 'why-map');
+    figure.hidden = true;
+    const canvas = /** @type {HTMLCanvasElement} */ (el('canvas'));
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', 'Evidence map of this face: red where it looks generated, blue where it looks real');
+    figure.append(canvas, el('figcaption', '', 'The face as the model judged it. Red: hiding that part lowers the ' +
+      'probability it is generated (evidence of generation). Blue: that part looks real. Faint: no part stands out.'));
+    const status = el('p', 'why-status');
+    button.addEventListener('click', trusted(async (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      if (canvas.width > 0 && canvas.dataset.drawn) return showMap(button, figure, figure.hidden);
+      button.disabled = true;
+      status.textContent = 'Drawing the map\u2026';
+      /** @type {{ok?: boolean, size?: number, overlay?: string} | undefined} */
+      let answer;
+      try {
+        answer = await chrome.runtime.sendMessage({ type: 'facecheck-explain', src, box });
+      } catch {
+        answer = undefined;
+      }
+      button.disabled = false;
+      if (!answer || !answer.ok || !answer.size || !answer.overlay) {
+        status.textContent = 'The map could not be drawn; please try again.';
+        return undefined;
+      }
+      const bytes = Uint8ClampedArray.from(atob(answer.overlay), (c) => c.charCodeAt(0));
+      canvas.width = canvas.height = answer.size;
+      /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')).putImageData(
+        new ImageData(bytes, answer.size, answer.size), 0, 0);
+      canvas.dataset.drawn = '1';
+      status.textContent = '';
+      return showMap(button, figure, true);
+    }));
+    return [button, status, figure];
+  }
+
+  /** @param {HTMLButtonElement} button
+   * @param {HTMLElement} figure
+   * @param {boolean} on */
+  function showMap(button, figure, on) {
+    figure.hidden = !on;
+    button.setAttribute('aria-expanded', String(on));
+    button.textContent = on ? 'Hide the map' : 'Why? Show where it looks';
+    layoutNow();
+  }
+
   /** A badge's details panel.
    * @param {BadgeSpec} spec
    * @param {import('./settings.js').View} view
@@ -291,6 +351,7 @@
     detail.append(el('p', 'headline', spec.text + spec.of));
     for (const line of plainLines(view, face)) detail.append(el('p', '', line));
     if (JUDGED.includes(spec.verdict)) detail.append(el('p', 'scope', FaceCheckSettings.SCOPE));
+    if (face && typeof face.p_fake === 'number') detail.append(...whyParts(spec.src, face.box));
     const technical = technicalLines(view, face);
     if (technical.length) {
       const more = el('details');

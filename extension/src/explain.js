@@ -225,7 +225,7 @@
     const tab = /** @type {chrome.tabs.Tab} */ (sender.tab);
     const from = { top: tab.url || '', frame: sender.origin || sender.url || '', tabId: tab.id,
       frameId: sender.frameId || 0 };
-    const { fetchImage, decode, predictor } = globalThis.FaceCheckInference;
+    const { fetchImage, decode, predictor } = FaceCheckInference;
     try {
       const image = await decode(await fetchImage(msg.src, from));
       const p = await predictor();
@@ -245,7 +245,9 @@
   function listen() {
     chrome.runtime.onMessage.addListener((/** @type {ExplainMessage} */ msg, sender, sendResponse) => {
       if (!msg || msg.type !== 'facecheck-explain') return false;
-      if (sender.id !== chrome.runtime.id || !sender.tab || sender.tab.id === undefined) return false;
+      // (An extension page opened in a tab has a sender.tab too: its URL tells it apart.)
+      const ownPage = String(sender.url || '').startsWith(chrome.runtime.getURL(''));
+      if (sender.id !== chrome.runtime.id || !sender.tab || sender.tab.id === undefined || ownPage) return false;
       answer(msg, sender).then(sendResponse);
       return true;
     });
@@ -254,5 +256,5 @@
     listen();
   }
 
-  return { windows, blurFill, occluded, mapOf, overlay, explainFace, nearestFace, roundEven };
+  return { windows, blurFill, occluded, mapOf, overlay, explainFace, nearestFace, roundEven, answer };
 });

@@ -1,0 +1,79 @@
+// Unit tests for explain.js's pure parts (node --test): the windows, the fill, the map and its
+// colours, as facecheck/explain.py defines them (tests/test_explain_extension.py compares whole
+// maps in the browser with Python's).
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { windows, blurFill, mapOf, overlay, occluded, nearestFace, roundEven } = require('../src/explain.js');
+
+test('roundEven(): Python round(), halves to even', () => {
+  assert.deepEqual([0.5, 1.5, 2.5, 3.5, 2.4, 2.6, 20].map(roundEven), [0, 2, 2, 4, 2, 3, 20]);
+});
+
+test('windows(): 7 x 7 at 128 px, the last flush with the edge, every pixel covered', () => {
+  assert.deepEqual(windows(128), { side: 32, starts: [0, 16, 32, 48, 64, 80, 96] });
+  // 160 px: side 40, step 20; 100 px: side 25, step 12 (12.5 rounds to even), then 75 added.
+  assert.deepEqual(windows(160).starts, [0, 20, 40, 60, 80, 100, 120]);
+  assert.deepEqual(windows(100), { side: 25, starts: [0, 12, 24, 36, 48, 60, 72, 75] });
+});
+
+test('blurFill(): a flat picture stays flat (only pixels inside are averaged); an edge softens', () => {
+  const size = 8;
+  const flat = new Float32Array(size * size * 3).fill(0.3);
+  for (const v of blurFill(flat, size)) assert.ok(Math.abs(v - 0.3) < 1e-6);
+  // A step at column 8 of 16: two 5 x 5 passes reach 4 px either side of it.
+  const wide = 16;
+  const step = new Float32Array(wide * wide * 3);
+  for (let y = 0; y < wide; y++) for (let x = 8; x < wide; x++) step.fill(1, (y * wide + x) * 3, (y * wide + x) * 3 + 3);
+  const out = blurFill(step, wide);
+  const at = (y, x) => out[(y * wide + x) * 3];
+  assert.ok(at(3, 3) === 0 && at(3, 12) === 1, 'far from the edge: unchanged');
+  assert.ok(at(3, 7) > 0 && at(3, 7) < 0.5 && at(3, 8) > 0.5 && at(3, 8) < 1, 'at the edge: between');
+});
+
+test('occluded(): x first, then one copy per window with that window filled', () => {
+  const size = 16;
+  const x = Float32Array.from({ length: size * size * 3 }, (_, i) => (i % 7) / 7);
+  const { batch, corners, side } = occluded(x, size);
+  assert.equal(side, 4);
+  assert.equal(corners.length, 49);
+  assert.equal(batch.length, 50 * x.length);
+  assert.deepEqual(batch.subarray(0, x.length), x);
+  // The copy for window k differs from x only inside that window.
+  const k = 10;
+  const [y0, x0] = corners[k];
+  const copy = batch.subarray((k + 1) * x.length, (k + 2) * x.length);
+  for (let i = 0; i < size * size; i++) {
+    const y = Math.floor(i / size);
+    const c = i % size;
+    const inside = y >= y0 && y < y0 + side && c >= x0 && c < x0 + side;
+    if (!inside) assert.equal(copy[i * 3], x[i * 3]);
+  }
+});
+
+test('mapOf(): the mean drop of the windows covering each pixel', () => {
+  const size = 4;
+  const corners = [[0, 0], [0, 2], [2, 0], [2, 2]];
+  // Hiding the top-left quarter drops p from 0.9 to 0.5; the others change nothing.
+  const heat = mapOf([0.9, 0.5, 0.9, 0.9, 0.9], corners, 2, size);
+  assert.ok(Math.abs(heat[0] - 0.4) < 1e-6 && Math.abs(heat[5] - 0.4) < 1e-6);
+  assert.equal(heat[3], 0);
+  assert.equal(heat[15], 0);
+});
+
+test('overlay(): red where positive, blue where negative, untouched where zero', () => {
+  const x = new Float32Array(3 * 3).fill(0); // value range [-1, 1]: 0 is mid grey
+  const heat = Float32Array.from([0.2, -0.2, 0]);
+  const out = overlay(x, heat, [-1, 1]);
+  assert.ok(out[0] > out[2], 'red');
+  assert.ok(out[6] > out[4], 'blue');
+  assert.deepEqual([...out.subarray(8, 12)], [128, 128, 128, 255]);
+});
+
+test('nearestFace(): the judged face the badge is about, none when far', () => {
+  const faces = [{ box: [0, 0, 50, 50], crop: [0, 0, 60, 60] }, { box: [100, 0, 50, 50], crop: [95, 0, 60, 60] },
+    { box: [200, 0, 10, 10] }];
+  assert.equal(nearestFace(faces, [102, 2, 48, 48]), faces[1]);
+  assert.equal(nearestFace(faces, [200, 0, 10, 10]), null); // too small: no crop
+  assert.equal(nearestFace(faces, [400, 400, 50, 50]), null);
+});
