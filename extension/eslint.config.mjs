@@ -11,6 +11,7 @@ const shared = {
   FaceCheckFetchPolicy: 'readonly',
   FaceCheckAccess: 'readonly',
   FaceCheckInference: 'readonly',
+  FaceCheckProvenance: 'readonly',
   FaceCheckRemote: 'readonly',
   FaceCheckChecks: 'readonly',
   module: 'readonly', // Node's, which the UMD wrappers test for

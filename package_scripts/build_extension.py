@@ -9,7 +9,8 @@ dist/extension/ gets (and nothing of extension/'s development files: tests, lint
 configuration, node_modules):
     manifest.json, src/ (service worker, content scripts, popup, options, the JS predictor), icons/
     vendor/   TF.js core, converter and wasm backend (es2017 bundles, which MV3's CSP accepts) and
-              the single-threaded wasm binaries (service workers cannot run the threaded build)
+              the single-threaded wasm binaries (service workers cannot run the threaded build);
+              the C2PA reader (c2pa.js, c2pa_bg.wasm) for Content Credentials
     model/    the TF.js export of the classifier and the face detector, contract.json, licences
 dist/facecheck-extension.zip holds the same files, manifest at the root, byte-for-byte
 reproducible (sorted entries, fixed timestamps).
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +37,10 @@ from facecheck.paths import DETECTOR_DIR, default_model_dir
 ROOT = Path(__file__).resolve().parent.parent
 EXT = ROOT / "extension"
 TFJS = EXT / "node_modules" / "@tensorflow"
+# The C2PA reader (c2pa-rs built to wasm, @contentauth/c2pa-wasm): src/provenance.js loads it only
+# for a picture that holds Content Credentials. Its glue is an ES module; a service worker imports
+# classic scripts, so vendor/c2pa.js is that module made one (c2pa_glue()).
+C2PA_WASM = EXT / "node_modules" / "@contentauth" / "c2pa-wasm"
 # (package, file in its dist/): what the service worker importScripts()s, and the wasm binaries
 # tf.wasm picks from (SIMD where supported, else plain).
 VENDOR = [
@@ -45,7 +51,7 @@ VENDOR = [
     ("tfjs-backend-wasm", "tfjs-backend-wasm-simd.wasm"),
 ]
 SOURCE_SUFFIXES = {".js", ".html", ".css"}
-MAX_ZIP_MB = 5.0
+MAX_ZIP_MB = 10.0
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
@@ -99,7 +105,33 @@ def vendor(out: Path) -> None:
                       "licence, https://github.com/tensorflow/tfjs")
     for pkg, name in VENDOR:
         shutil.copyfile(TFJS / pkg / "dist" / name, out / "vendor" / name)
+    notice.append(c2pa_vendor(out / "vendor"))
     (out / "vendor" / "NOTICE.md").write_text("\n".join(notice) + "\n")
+
+
+def c2pa_glue(module: str) -> str:
+    """wasm-bindgen's ES module glue -> a classic script defining self.FaceCheckC2pa = {WasmReader,
+    init}. Its FileReaderSync (which service workers lack) is src/provenance.js's BytesReader, which
+    reads the bytes the worker already holds."""
+    body, n = re.subn(r"^export (class|function|const) ", r"\1 ", module, flags=re.M)
+    body, tail = re.subn(r"^export \{ initSync, __wbg_init as default \};$", "", body, flags=re.M)
+    if not n or tail != 1 or re.search(r"^\s*(import|export)\b|import\.meta", body, flags=re.M):
+        sys.exit("@contentauth/c2pa-wasm's glue changed shape: check c2pa_glue() in build_extension.py")
+    return ("// Made from @contentauth/c2pa-wasm's pkg/c2pa.js by package_scripts/build_extension.py.\n"
+            "self.FaceCheckC2pa = (function (FileReaderSync) {\n'use strict';\n" + body +
+            "\nreturn { WasmReader, init: __wbg_init };\n})(self.FaceCheckBytesReader);\n")
+
+
+def c2pa_vendor(dst: Path) -> str:
+    """vendor/c2pa.js and vendor/c2pa_bg.wasm; returns the NOTICE line."""
+    pkg = C2PA_WASM / "pkg"
+    if not (pkg / "c2pa_bg.wasm").exists():
+        sys.exit("@contentauth/c2pa-wasm is not installed: run `make setup` (npm ci in extension/)")
+    (dst / "c2pa.js").write_text(c2pa_glue((pkg / "c2pa.js").read_text()))
+    shutil.copyfile(pkg / "c2pa_bg.wasm", dst / "c2pa_bg.wasm")
+    meta = json.loads((C2PA_WASM / "package.json").read_text())
+    return (f"- @contentauth/c2pa-wasm {meta['version']}, {meta.get('license', 'MIT')} licence, "
+            "https://github.com/contentauth/c2pa-js")
 
 
 def model(out: Path, export_dir: Path, model_dir: Path) -> dict:

@@ -13,6 +13,7 @@ declare var FaceCheckPredictor: typeof import('../src/predictor.js');
 declare var FaceCheckGeometry: typeof import('../src/geometry.js');
 declare var FaceCheckFetchPolicy: typeof import('../src/fetchpolicy.js');
 declare var FaceCheckAccess: typeof import('../src/access.js');
+declare var FaceCheckProvenance: typeof import('../src/provenance.js');
 declare var FaceCheckExplain: typeof import('../src/explain.js');
 declare var FaceCheckBadges: Badges | undefined;
 declare var FaceCheckScanner: Scanner | undefined;
