@@ -75,6 +75,7 @@
  * @property {number} faces  how many
  * @property {'browser' | 'server' | undefined} ranOn
  * @property {string} reason
+ * @property {import('./provenance.js').Provenance} [provenance]  where the picture says it came from
  * @property {number} at  Date.now() when it was checked
  *
  * @typedef {object} ReportInput  what a badge sends (fields as in docs/extension.md)
@@ -96,7 +97,8 @@
  * @property {{index: number, count: number}} [face]  which face of several the report is about
  */
 
-importScripts('settings.js', 'access.js', 'fetchpolicy.js', 'inference.js', 'remote.js', 'checks.js', 'explain.js');
+importScripts('settings.js', 'access.js', 'fetchpolicy.js', 'inference.js', 'provenance.js', 'remote.js',
+  'checks.js', 'explain.js');
 
 const MENU_ID = 'check-face';
 const COMMAND_SCAN = 'toggle-scan';
@@ -109,6 +111,8 @@ const BADGE_SCRIPTS = ['src/settings.js', 'src/geometry.js', 'src/content.js'];
 // here must not stop the worker installing; the first check reports it instead.
 self.addEventListener('install', () => {
   try { FaceCheckInference.importCode(); } catch (e) { console.error('FaceCheck: TF.js did not load:', e); }
+  // (The same for the C2PA reader's glue; its wasm still loads only for a picture with credentials.)
+  try { FaceCheckProvenance.importCode(); } catch (e) { console.error('FaceCheck: the C2PA reader did not load:', e); }
 });
 
 chrome.runtime.onInstalled.addListener(() => {
@@ -164,7 +168,8 @@ function resultEntry(frameId, src, view) {
     thresholdFromOptions: Boolean(view.thresholdFromOptions), unsureFrom: view.unsureFrom ?? null,
     bandFromOptions: Boolean(view.bandFromOptions), modelThreshold: view.modelThreshold,
     modelUnsureFrom: view.modelUnsureFrom ?? null, modelVersion: view.modelVersion || '',
-    faces: view.faces.length, ranOn: view.ranOn, reason: view.reason || '', at: Date.now() };
+    faces: view.faces.length, ranOn: view.ranOn, reason: view.reason || '', provenance: view.provenance,
+    at: Date.now() };
 }
 
 /** tabId -> how many of its page scan's images were checked since the last flush (ScanState.done). */

@@ -87,7 +87,24 @@ const FaceCheckChecks = (() => {
   /** @param {Prepared} prepared
    * @param {QueuedCheck} item
    * @returns {Promise<import('./settings.js').View>} */
-  async function judge({ blob, image, error }, { settings, useServer }) {
+  async function judge(prepared, item) {
+    const view = await verdictOf(prepared, item);
+    // Where the picture says it came from, beside the verdict (never in it): the server's reading,
+    // else this browser's, from the same bytes (provenance.js). Not for a picture never fetched.
+    const provenance = view.provenance || (prepared.blob && await provenanceOf(prepared.blob));
+    return provenance ? { ...view, provenance } : view;
+  }
+
+  /** @param {Blob} blob
+   * @returns {Promise<import('./provenance.js').Provenance>} */
+  async function provenanceOf(blob) {
+    return FaceCheckProvenance.read(new Uint8Array(await blob.arrayBuffer()), { mime: blob.type });
+  }
+
+  /** @param {Prepared} prepared
+   * @param {QueuedCheck} item
+   * @returns {Promise<import('./settings.js').View>} */
+  async function verdictOf({ blob, image, error }, { settings, useServer }) {
     try {
       if (error || !blob || !image) throw error;
       /** @type {RemotePrediction | null} */
@@ -110,6 +127,7 @@ const FaceCheckChecks = (() => {
       const view = FaceCheckSettings.describe(result, {
         settings, model, ranOn, width: image.width, height: image.height, note });
       view.thumb = image.thumb;
+      if (remote && remote.provenance) view.provenance = remote.provenance;
       return view;
     } catch (e) {
       const imageAtFault = e instanceof CheckError || imageProblem(e);

@@ -4,8 +4,9 @@
 
 /**
  * @typedef {import('./settings.js').Settings} Settings
- * @typedef {import('./predictor.js').Prediction & {threshold: number | null, unsureFrom: number | null}}
- *   RemotePrediction  the server's result, with the band of the server's model (null: none)
+ * @typedef {import('./predictor.js').Prediction & {threshold: number | null, unsureFrom: number | null,
+ *   provenance?: import('./provenance.js').Provenance}} RemotePrediction  the server's result, with the
+ *   band of the server's model (null: none) and the server's reading of the picture's provenance
  * @typedef {{ok: boolean, detail: string}} Health
  *
  * What the server answers (server/openapi.py), as far as the extension reads it:
@@ -14,6 +15,7 @@
  * @property {number | null} [p_fake]
  * @property {string} verdict
  * @property {string} [error]  why the image could not be read
+ * @property {unknown} [provenance]  {kind, detail, signed, trusted} (facecheck/provenance.py)
  * @typedef {{model_version?: string, version?: string, threshold?: number, unsure_from?: number | null}} ApiModel
  * @typedef {{results?: ApiResult[], model?: ApiModel}} PredictAnswer  POST /api/v1/predict
  * @typedef {{status?: string}} HealthAnswer  GET /api/v1/health
@@ -90,6 +92,7 @@ const FaceCheckRemote = (() => {
       threshold: typeof model.threshold === 'number' ? model.threshold : null,
       // null: the server's model has no band (or the server predates it).
       unsureFrom: typeof model.unsure_from === 'number' ? model.unsure_from : null,
+      provenance: FaceCheckProvenance.clean(r.provenance),
     };
   }
 
