@@ -66,6 +66,8 @@
  * @property {string} [note]
  * @property {string} [reason]  why the check failed
  * @property {string} [thumb]  a small JPEG data: URL, for the popup
+ * @property {import('./provenance.js').Provenance} [provenance]  where the picture says it came from
+ *   (provenance.js, or the server's): shown beside the verdict by provenanceText(), never part of it
  *
  * @typedef {object} TechnicalFigures  what "Technical details" shows (a badge's face and view, or
  *   a popup row); absent figures are left out, and a band line only where unsureFrom is given
@@ -271,6 +273,37 @@
     return `${bare}, ${just}below the ${needed} needed to call it generated`;
   }
 
+  /** What a picture's provenance claims, in a few words (its detail says the rest).
+   * @type {Readonly<Record<string, string>>} */
+  const PROVENANCE_SAYS = Object.freeze({
+    'ai-generated': 'made with an AI tool',
+    'ai-edited': 'edited with an AI tool',
+    captured: 'camera capture',
+    invalid: 'present, but they fail validation',
+  });
+
+  /** The one line a badge, the popup and the drop page show for a picture's provenance (a
+   * View's `provenance`, or a server result's): "Content Credentials: made with an AI tool",
+   * "Content Credentials: camera capture", "Picture metadata (unsigned): edited with an AI tool",
+   * "Content Credentials: present, but they fail validation"; "" when it claims nothing (kind
+   * "none", or no provenance): then provenanceDetail() alone says so. Never part of the verdict.
+   * @param {{kind?: unknown, signed?: unknown} | null | undefined} prov
+   * @returns {string} */
+  function provenanceText(prov) {
+    const says = prov && typeof prov.kind === 'string' ? PROVENANCE_SAYS[prov.kind] : undefined;
+    if (!says || !prov) return '';
+    return `${prov.signed ? 'Content Credentials' : 'Picture metadata (unsigned)'}: ${says}`;
+  }
+
+  /** The provenance's detail as a sentence (capitalised, with a full stop): the claim generator,
+   * the signer and trust, or why nothing was found; "" without provenance.
+   * @param {{detail?: unknown} | null | undefined} prov
+   * @returns {string} */
+  function provenanceDetail(prov) {
+    const d = prov && typeof prov.detail === 'string' ? prov.detail.trim() : '';
+    return d ? `${d.charAt(0).toUpperCase()}${d.slice(1)}${d.endsWith('.') ? '' : '.'}` : '';
+  }
+
   // Verdicts without a probability; anything else unjudged (a server speaking another vocabulary)
   // reads "error".
   /** @type {readonly Verdict[]} */
@@ -340,5 +373,5 @@
   }
 
   return { clean, load, save, band, describe, rejudge, describeError, pct, rulePercent, headline,
-    probabilityText, technicalLines, HEADLINES, ICONS, SCOPE };
+    probabilityText, technicalLines, provenanceText, provenanceDetail, HEADLINES, ICONS, SCOPE };
 });

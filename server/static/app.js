@@ -51,6 +51,9 @@ const API = "/api/v1";
  * @property {(t: TechnicalFigures) => string[]} technicalLines  threshold, band and model, in words
  * @property {(x: number) => string} rulePercent  a threshold or band edge: "85.25%"
  * @property {Readonly<Record<string, string>>} ICONS  verdict -> its icon, beside the words
+ * @property {(p: ApiProvenance) => string} provenanceText  "Content Credentials: camera capture"
+ *   ("" when the picture claims nothing)
+ * @property {(p: ApiProvenance) => string} provenanceDetail  the detail as a sentence
  */
 const Words = /** @type {Wording} */ (/** @type {any} */ (globalThis).FaceCheckSettings);
 /** The "Why?" toggle's module, server/static/why.js (loaded before this file).
@@ -217,15 +220,6 @@ function renderFrame(file, result, faces) {
   return frame;
 }
 
-/** What a picture's provenance says, in a few words; its detail says the rest.
- * @type {Record<string, string>} */
-const PROVENANCE_SAYS = {
-  "ai-generated": "made with an AI tool",
-  "ai-edited": "edited with an AI tool",
-  captured: "camera capture",
-  invalid: "present, but they fail validation",
-};
-
 /** Where the picture says it came from, beside the verdict and never part of it: "Content
  * Credentials: made with an AI tool" and the detail (claim generator, signer, trust), or the
  * nothing-found words, which say that this proves nothing about the face.
@@ -234,13 +228,10 @@ const PROVENANCE_SAYS = {
 function renderProvenance(p) {
   const box = document.createElement("div");
   box.className = `provenance provenance-${p.kind}`;
-  const says = PROVENANCE_SAYS[p.kind];
-  if (says) {
-    const source = p.signed ? "Content Credentials" : "Picture metadata (unsigned)";
-    box.appendChild(textElement("p", "provenance-line", `${source}: ${says}`));
-  }
-  const detail = p.detail.charAt(0).toUpperCase() + p.detail.slice(1);
-  box.appendChild(textElement("p", "provenance-detail", `${detail}.`));
+  // The same words as the extension's badges (settings.js provenanceText, provenanceDetail).
+  const line = Words.provenanceText(p);
+  if (line) box.appendChild(textElement("p", "provenance-line", line));
+  box.appendChild(textElement("p", "provenance-detail", Words.provenanceDetail(p)));
   return box;
 }
 
