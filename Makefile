@@ -12,7 +12,7 @@ STAGE1 ?= runs/facecheck-v2-stage1
 
 NODE_STAMP := extension/node_modules/.installed
 
-.PHONY: setup run test lint train finetune floors train-reference evaluate benchmark benchmark-extension ship export extension lock clean
+.PHONY: setup run test lint wheel train finetune floors train-reference evaluate benchmark benchmark-extension ship export extension lock clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -68,6 +68,11 @@ run: setup
 ## The Chrome extension: dist/extension/ (load unpacked) and dist/facecheck-extension.zip (Web Store).
 extension: setup
 	$(BIN)/python package_scripts/build_extension.py
+
+## The Python package as a wheel, with the shipped model and the drop page's words inside:
+## dist/facecheck-<version>-py3-none-any.whl (`pip install` it anywhere; package_scripts/build_wheel.py).
+wheel: setup
+	$(BIN)/python package_scripts/build_wheel.py
 
 LINTED := facecheck training export server benchmarks tests package_scripts
 

@@ -33,7 +33,9 @@ log = logging.getLogger("facecheck.server")
 STATIC = Path(__file__).resolve().parent / "static"
 # The page words results with the extension's own module (no chrome.* call on load): one source for
 # the words of every front end, served beside the page's files rather than copied into them.
-SETTINGS_JS = Path(__file__).resolve().parent.parent / "extension" / "src" / "settings.js"
+# A wheel, which has no source tree, packs a copy in the static folder (package_scripts/build_wheel.py).
+SETTINGS_JS = next((p for p in (Path(__file__).resolve().parent.parent / "extension" / "src" / "settings.js",
+                                STATIC / "settings.js") if p.is_file()), STATIC / "settings.js")
 # The page is self-contained: nothing may come from another host (offline, no CDN).
 PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
