@@ -46,6 +46,7 @@ from tqdm import tqdm
 from facecheck.contract import Contract
 from facecheck.images import ImageError, error_result, iter_image_files, load_image
 from facecheck.predictor import Predictor, default_model_dir
+from facecheck.provenance import read_provenance
 
 # The driver writes what has come back at least this often (and at the end): what a kill loses.
 FLUSH_SECONDS = 2.0
@@ -151,17 +152,31 @@ class Judge:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         began = time.time()
         results: list[dict | None] = []  # None: decoded, waiting for the model
+        said: list[dict] = []  # each file's provenance, beside its verdict (never an input to it)
         images = []
         for file in batch["file"]:
+            said.append({})
             try:
-                images.append(load_image(file))
+                data = _file_bytes(file)
+                p = read_provenance(data)
+                said[-1] = {"provenance": p.kind, "provenance_detail": p.detail}
+                images.append(load_image(data))
                 results.append(None)
             except ImageError as e:
                 results.append(error_result(e))
         judged = iter(self.predictor.predict_many(images))
-        results = [next(judged) if r is None else r for r in results]
+        results = [{**(next(judged) if r is None else r), **extra}
+                   for r, extra in zip(results, said, strict=True)]
         return {"path": batch["path"], "result": np.array([json.dumps(r) for r in results], dtype=object),
                 "began": np.full(len(results), began)}
+
+
+def _file_bytes(path) -> bytes:
+    """The file's bytes, or ImageError in load_image's own words (as the local scan reads them)."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ImageError(f"cannot read file: {e.strerror or e}") from None
 
 
 def judged_rows(items: list[dict], model_dir: Path, workers: int, batch_size: int,

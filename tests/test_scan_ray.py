@@ -136,6 +136,8 @@ def test_ray_writes_the_rows_the_local_scan_writes(tmp_path, ray_cluster, bad_in
     for r in on_ray:
         mine = local[r["path"]]
         assert (r["faces"], r["verdict"], r["error"]) == (mine["faces"], mine["verdict"], mine["error"])
+        # Provenance read from the same bytes, as the local scan reads it.
+        assert (r["provenance"], r["provenance_detail"]) == (mine["provenance"], mine["provenance_detail"])
         assert (r["p_fake"] == "") == (mine["p_fake"] == "")
         if r["p_fake"]:
             assert abs(float(r["p_fake"]) - float(mine["p_fake"])) <= 1e-4  # 4 decimals, rounded
