@@ -235,9 +235,14 @@
    * @param {import('./settings.js').View} view
    * @param {import('./settings.js').FaceView} [face]
    * @returns {string[]} */
-  const technicalLines = (view, face) => FaceCheckSettings.technicalLines({
-    ...view, unsureFrom: view.unsureFrom ?? null,
-    p_fake: face ? face.p_fake : undefined, score: face ? face.score : undefined });
+  function technicalLines(view, face) {
+    const lines = FaceCheckSettings.technicalLines({ ...view, unsureFrom: view.unsureFrom ?? null,
+      p_fake: face ? face.p_fake : undefined, score: face ? face.score : undefined });
+    // A picture that claims nothing: why not, under the figures (a claim is in the plain words).
+    const detail = FaceCheckSettings.provenanceDetail(view.provenance);
+    if (detail && !FaceCheckSettings.provenanceText(view.provenance)) lines.push(`Provenance: ${detail}`);
+    return lines;
+  }
 
   /** The plain-words part of the details, after the headline.
    * @param {import('./settings.js').View} view
@@ -254,6 +259,10 @@
     if (view.note) lines.push(view.note);
     else if (!face && (view.verdict === 'error' || view.verdict === 'too-small')) lines.push(SEE_POPUP);
     if (view.ranOn) lines.push(view.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');
+    // Where the picture says it came from (its Content Credentials or metadata), when it says
+    // anything: beside the verdict, never part of it.
+    const origin = FaceCheckSettings.provenanceText(view.provenance);
+    if (origin) lines.push(`${origin}. ${FaceCheckSettings.provenanceDetail(view.provenance)}`);
     return lines;
   }
 

@@ -78,6 +78,8 @@
       unsureFrom: typeof r.threshold === 'number' ? r.unsureFrom ?? null : undefined });
     lines.push(r.ranOn === 'server' ? 'Checked on your FaceCheck server' : 'Checked in this browser');
     if (r.reason) lines.push(`Reason: ${r.reason}`);
+    const origin = FaceCheckSettings.provenanceDetail(r.provenance);
+    if (origin) lines.push(`Provenance: ${origin}`);
     lines.push(`Image: ${r.src}`);
     return lines;
   }
@@ -104,6 +106,9 @@
     const band = typeof r.threshold === 'number' ? { threshold: r.threshold, unsureFrom: r.unsureFrom ?? null } : null;
     const p = FaceCheckSettings.probabilityText(r.p_fake, band);
     if (p) what.appendChild(document.createElement('span')).textContent = p;
+    // Where the picture says it came from, beside the verdict (never part of it).
+    const origin = FaceCheckSettings.provenanceText(r.provenance);
+    if (origin) what.appendChild(document.createElement('span')).textContent = origin;
     const where = what.appendChild(document.createElement('span'));
     where.className = 'where muted';
     const name = r.src.startsWith('data:') ? 'an embedded picture' : r.src.split(/[?#]/)[0].split('/').pop();
