@@ -94,3 +94,33 @@ def test_the_c2pa_reader_loads_only_for_a_picture_with_credentials(playwright_in
         assert b.worker.evaluate("() => FaceCheckProvenance.readerLoaded()") is True
     finally:
         b.close()
+
+
+def test_a_check_on_the_server_carries_the_servers_provenance(ext, site, pictures):
+    """remote.js passes the server's `provenance` through: the view says what the server read."""
+    from facecheck.predictor import Predictor
+    from server.app import Config, create_app
+    from server.serve import BackgroundServer
+
+    predictor = Predictor.load()
+    with BackgroundServer(lambda config: create_app(config, predictor=predictor),
+                          Config.from_env(environ={})) as srv:
+        ext.settings(runWhere="server", serverUrl=srv.url)
+        for name in ("cap.png", "xmp.jpg", "plain.jpg"):
+            view = worker_view(ext, site, name)
+            assert view["ranOn"] == "server", view
+            assert view["provenance"] == read_provenance(pictures[name]).as_dict()
+
+
+def test_after_the_worker_restarts_the_reader_loads_again(ext, site, pictures):
+    """Chrome stops idle workers: a restarted one imports the reader's glue lazily (it may, having
+    imported it at install) and reads Content Credentials as before."""
+    page = open_page(ext, f"{site.url}/provenance.html")
+    try:
+        assert ext.check(page, f"{site.url}/img/prov-gen.jpg")["view"]["provenance"]["kind"] == "ai-generated"
+        ext.stop_worker(page)
+        ext.wake()
+        assert ext.worker.evaluate("() => typeof globalThis.FaceCheckC2pa") == "undefined"
+        assert ext.check(page, f"{site.url}/img/prov-cap.png")["view"]["provenance"]["kind"] == "captured"
+    finally:
+        page.close()
