@@ -15,6 +15,9 @@ and extension/test/settings.test.js.
   certainty, so never "0%" or "100%".
 - A model's threshold and band edges (technical details, summaries, the options) are percentages
   to a hundredth, without trailing zeros: "85.25%", "35%" (rule_percent).
+- A picture's provenance, beside the verdict: one line, "Content Credentials: made with an AI tool"
+  or "Picture metadata (unsigned): camera capture" (provenance_text; settings.js provenanceText),
+  and its detail as a sentence (provenance_detail).
 """
 
 from __future__ import annotations
@@ -81,3 +84,30 @@ def probability_text(p_fake: float | None, threshold: float | None = None,
         return f"{bare}, {between}: FaceCheck makes no claim either way"
     just = "just " if pct(p_fake) >= math.floor(threshold * 10000 + 0.5) / 100 else ""
     return f"{bare}, {just}below the {needed} needed to call it generated"
+
+
+# What a picture's provenance (facecheck/provenance.py) claims, in a few words; its detail says the
+# rest. Never part of the verdict.
+PROVENANCE_SAYS = {
+    "ai-generated": "made with an AI tool",
+    "ai-edited": "edited with an AI tool",
+    "captured": "camera capture",
+    "invalid": "present, but they fail validation",
+}
+
+
+def provenance_text(prov: dict | None) -> str:
+    """The one line for a provenance ({kind, detail, signed, trusted}): "Content Credentials: made
+    with an AI tool", "Picture metadata (unsigned): camera capture"; "" when it claims nothing."""
+    says = PROVENANCE_SAYS.get(str((prov or {}).get("kind")))
+    if not says:
+        return ""
+    source = "Content Credentials" if prov.get("signed") is True else "Picture metadata (unsigned)"
+    return f"{source}: {says}"
+
+
+def provenance_detail(prov: dict | None) -> str:
+    """The provenance's detail as a sentence: capitalised, with a full stop ("" without one)."""
+    detail = (prov or {}).get("detail")
+    d = detail.strip() if isinstance(detail, str) else ""
+    return f"{d[:1].upper()}{d[1:]}{'' if d.endswith('.') else '.'}" if d else ""

@@ -66,3 +66,14 @@ def test_the_scope_says_the_model_knows_photographs_only():
     for kind in ("drawings", "cartoons", "renders", "paintings"):
         assert kind in SCOPE, kind
     assert "evidence, not proof" in SCOPE
+
+
+def test_provenance_reads_as_in_the_extension():
+    from facecheck.wording import provenance_detail, provenance_text
+
+    cases = TABLE["provenance"]
+    assert {c["provenance"]["kind"] for c in cases if c["provenance"]} >= {
+        "ai-generated", "ai-edited", "captured", "invalid", "none"}
+    for c in cases:
+        assert provenance_text(c["provenance"]) == c["text"], c
+        assert provenance_detail(c["provenance"]) == c["detail"], c

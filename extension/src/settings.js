@@ -292,7 +292,7 @@
   function provenanceText(prov) {
     const says = prov && typeof prov.kind === 'string' ? PROVENANCE_SAYS[prov.kind] : undefined;
     if (!says || !prov) return '';
-    return `${prov.signed ? 'Content Credentials' : 'Picture metadata (unsigned)'}: ${says}`;
+    return `${prov.signed === true ? 'Content Credentials' : 'Picture metadata (unsigned)'}: ${says}`;
   }
 
   /** The provenance's detail as a sentence (capitalised, with a full stop): the claim generator,

@@ -194,3 +194,13 @@ test('technicalLines(): the figures a badge and a popup row show, band only wher
     ['Threshold: 60% (from your options)', 'No unsure band']);
   assert.deepEqual(settings.technicalLines({ threshold: 0.6, modelVersion: '' }), ["Threshold: 60% (the model's)"]);
 });
+
+test('provenanceText() and provenanceDetail() read as facecheck/wording.py (the shared table)', () => {
+  const { provenance } = require('./wording-cases.json');
+  const kinds = new Set(provenance.filter((c) => c.provenance).map((c) => c.provenance.kind));
+  for (const k of ['ai-generated', 'ai-edited', 'captured', 'invalid', 'none']) assert.ok(kinds.has(k), k);
+  for (const c of provenance) {
+    assert.equal(settings.provenanceText(c.provenance), c.text, JSON.stringify(c));
+    assert.equal(settings.provenanceDetail(c.provenance), c.detail, JSON.stringify(c));
+  }
+});
