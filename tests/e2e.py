@@ -106,7 +106,8 @@ def built(tmp_path_factory) -> Path:
     run = subprocess.run([sys.executable, "package_scripts/build_extension.py", "--out", str(out)],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert (out / "facecheck-extension.zip").stat().st_size <= 5_000_000
+    # The budget (package_scripts/build_extension.py MAX_ZIP_MB): 10 MB, the C2PA wasm included.
+    assert (out / "facecheck-extension.zip").stat().st_size <= 10_000_000
     return out / "extension"
 
 
