@@ -15,6 +15,7 @@ area, with a strip of the picture under it, as a small PNG:
     badge-no-face.png    a picture without a face: "No face found"
     chip-avatar.png      the chip on an 80 px avatar (the icon alone: the number would not fit the face)
     badge-group.png      three people side by side (real, generated, real), each badge on its face
+    badge-why.png        the generated face with its evidence map over it ("Why?" in its details)
     badge-details.png    the generated face's badge with its details opened
 
 The faces are picked by the extension's own verdicts: the generated fixture face with the highest
@@ -39,7 +40,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from facecheck.contract import Contract  # noqa: E402
 from tests.browser import ExtensionChromium, StaticServer  # noqa: E402
-from tests.e2e import HOSTS_JS, click_in_badge, read_badges  # noqa: E402
+from tests.e2e import HOSTS_JS, click_in_badge, read_badges, wait_badges  # noqa: E402
 from tests.helpers import FIXTURES, band_around, fixture_faces  # noqa: E402
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FaceCheck</title></head>
@@ -148,7 +149,15 @@ def shoot(b: Chromium, site_url: str, faces: dict, out: Path) -> list[Path]:
     crop(page, out / "badge-details.png")
     page, _, _ = b.show(site_url, "group.jpg", 600, 200)
     crop(page, out / "badge-group.png", whole_picture=True)
-    return shots + [out / "chip-avatar.png", out / "badge-details.png", out / "badge-group.png"]
+    page, src, _ = b.show(site_url, faces["fake"], 240)
+    click_in_badge(page, src, ".main")
+    click_in_badge(page, src, ".why")
+    wait_badges(page, "() => document.querySelector('facecheck-map:popover-open') !== null", timeout_ms=30000)
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(300)
+    crop(page, out / "badge-why.png", whole_picture=True)
+    return shots + [out / "chip-avatar.png", out / "badge-details.png", out / "badge-group.png",
+                    out / "badge-why.png"]
 
 
 def group_photo(faces: dict[str, str], img: Path) -> None:

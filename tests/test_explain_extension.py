@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.e2e import click_in_badge, in_badge, open_page, wait_badges
+from tests.e2e import click_in_badge, face_rects, in_badge, open_page, read_badges, wait_badges
 
 pytestmark = pytest.mark.slow
 
@@ -27,8 +27,15 @@ MAP_JS = """async ([src, page]) => {
   return {p: m.p_fake, size: m.size, heat: Array.from(m.heat), square: faces[0].crop};
 }"""
 
-MAP_SHOWN_JS = """(root) => { const c = root.querySelector('.why-map canvas');
-  return c && c.checkVisibility() && c.dataset.drawn ? {w: c.width, h: c.height} : null; }"""
+# The <facecheck-map> of the page (its root unsealed by read_badges): where it is and what it shows.
+MAP_JS_PAGE = """() => [...document.querySelectorAll('facecheck-map')].map((host) => {
+  const c = host.shadowRoot && host.shadowRoot.querySelector('canvas');
+  const px = c ? c.getContext('2d').getImageData(0, 0, c.width, c.height).data : [];
+  let opaque = 0;
+  for (let i = 3; i < px.length; i += 4) if (px[i] > 0) opaque++;
+  return {rect: host.getBoundingClientRect().toJSON(), open: host.matches(':popover-open'),
+          size: c ? c.width : 0, opaque, pointer: getComputedStyle(host).pointerEvents};
+})"""
 
 
 @pytest.mark.parametrize("name", ["fake0.jpg", "real0.jpg"])
@@ -51,27 +58,31 @@ def test_browser_map_matches_python(ext, site, reference, name):
         assert np.corrcoef(heat.ravel(), face["heat"].ravel())[0, 1] >= 0.95
 
 
-def test_why_draws_the_map_in_the_badge(ext, site):
+def test_why_draws_the_map_over_the_face(ext, site, reference):
     page = open_page(ext, f"{site.url}/faces.html")
     src = page.eval_on_selector("#fake", "i => i.currentSrc")
     ext.check(page, src)
     click_in_badge(page, src, ".main")
     started = time.perf_counter()
     click_in_badge(page, src, ".why")
-    wait_badges(page, """(src) => { const b = [...document.querySelectorAll('facecheck-badge')]
-        .map((h) => h.shadowRoot).find((r) => r && r.querySelector('.badge').dataset.src === src);
-        const c = b && b.querySelector('.why-map canvas');
-        return Boolean(c && c.dataset.drawn && c.checkVisibility()); }""", src, timeout_ms=20000)
+    wait_badges(page, "() => (MAPS)().some((m) => m.open && m.size > 0)".replace("MAPS", MAP_JS_PAGE),
+                timeout_ms=20000)
     print(f"Why? click to map drawn: {time.perf_counter() - started:.2f} s (warm model)")
-    shown = in_badge(page, src, MAP_SHOWN_JS)
+    [shown] = read_badges(page, MAP_JS_PAGE)
     size = ext.worker.evaluate("async () => (await FaceCheckInference.contract()).input_size")
-    assert shown == {"w": size, "h": size}, shown
-    # The map's colours: not the bare picture (some pixel tinted), and hidden again on a second click.
-    tinted = in_badge(page, src, """(root) => { const c = root.querySelector('.why-map canvas');
-        return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.length > 0; }""")
-    assert tinted
+    assert shown["size"] == size and shown["opaque"] > 0 and shown["pointer"] == "none", shown
+    # Over the square the model judged, in the page's pixels.
+    face = next(f for f in reference(src)["faces"] if f.get("crop"))
+    x, y, side, _ = face["crop"]
+    [square] = face_rects(page, "#fake", [[x, y, side, side]])
+    for k in ("x", "y", "width", "height"):
+        assert abs(shown["rect"][k] - square[k]) <= 2, (shown["rect"], square)
+    # The details close so as not to cover the face; opened again, they offer to hide the map.
+    assert in_badge(page, src, "(r) => r.querySelector('.detail').checkVisibility()") is False
+    click_in_badge(page, src, ".main")
+    assert in_badge(page, src, "(r) => r.querySelector('.why').getAttribute('aria-expanded')") == "true"
     click_in_badge(page, src, ".why")
-    assert in_badge(page, src, MAP_SHOWN_JS) is None
+    assert not read_badges(page, MAP_JS_PAGE)[0]["open"]
     assert in_badge(page, src, "(r) => r.querySelector('.why').getAttribute('aria-expanded')") == "false"
 
 

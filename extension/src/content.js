@@ -47,6 +47,12 @@
  * @property {import('./geometry.js').Rect | null} spot  where it was last placed (viewport px, folded)
  * @property {string} srcset  the <img>'s srcset when it was drawn (a switch between its candidates
  *   is the same picture)
+ * @property {FaceMap | null} [map]  its face's evidence map ("Why?"), once asked for
+ *
+ * @typedef {object} FaceMap  a face's evidence map over the face (a <facecheck-map> in the page)
+ * @property {HTMLElement} host
+ * @property {number[]} square  the square it covers, [x, y, side, side] in the picture's pixels
+ * @property {boolean} on  shown (a second "Why?" click hides it)
  *
  * @typedef {'full' | 'compact' | 'tiny'} Fold  the headline; icon and number; the icon alone
  *
@@ -74,6 +80,7 @@
 
   const TAG = 'facecheck-badge';
   const LIVE_TAG = 'facecheck-live';
+  const MAP_TAG = 'facecheck-map';
   const Z_TOP = 2147483647; // the badge being read, so its details cover every other badge
   const Z = Z_TOP - 1;
   const JUDGED = ['fake', 'unsure', 'real'];
@@ -135,9 +142,7 @@
       background: #f2f2f2; color: #111; }
     .detail .report[disabled] { cursor: default; opacity: .7; }
     .detail .why { display: block; min-height: 24px; margin: 2px 0 4px; color: #1f4e8c; text-decoration: underline; }
-    .detail .why-map { margin: 4px 0; }
-    .detail .why-map canvas { display: block; width: 160px; height: 160px; border: 1px solid #111; }
-    .detail .why-map figcaption { font-size: 12px; }
+    .detail .why-legend { font-size: 12px; }
     .detail :focus-visible { outline: 2px solid #1f4e8c; outline-offset: 2px; }`;
 
   /** Elements that show a picture as their CSS background (scanner.js), by its address.
@@ -220,6 +225,7 @@
   /** @param {Badge} b */
   function removeBadge(b) {
     b.host.remove();
+    if (b.map) b.map.host.remove();
     badges.delete(b);
     if (![...badges].some((o) => o.img === b.img)) {
       resized.unobserve(b.img);
@@ -294,59 +300,105 @@
   }
 
   /** "Why?": the face's evidence map (explain.js, run in the service worker on a person's click),
-   * drawn in the details over the face's square as the model saw it. A failure says only that it
-   * failed, as a badge does (the reason is not the page's to see).
+   * drawn over the face in the page (a <facecheck-map> placed with its badge: placeMap()); a second
+   * click hides it. A failure says only that it failed, as a badge does (the reason is not the
+   * page's to see).
    * @param {string} src
    * @param {number[]} box  the face's box
    * @returns {HTMLElement[]} */
   function whyParts(src, box) {
-    const button = /** @type {HTMLButtonElement} */ (el('button', 'why', 'Why? Show where it looks'));
+    const button = /** @type {HTMLButtonElement} */ (el('button', 'why', WHY));
     button.setAttribute('aria-expanded', 'false');
-    const figure = el('figure', 'why-map');
-    figure.hidden = true;
-    const canvas = /** @type {HTMLCanvasElement} */ (el('canvas'));
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', 'Evidence map of this face: red where it looks generated, blue where it looks real');
-    figure.append(canvas, el('figcaption', '', 'The face as the model judged it. Red: hiding that part lowers the ' +
-      'probability it is generated (evidence of generation). Blue: that part looks real. Faint: no part stands out.'));
+    const legend = el('p', 'why-legend', 'The map is over the face in the page. Red: hiding that part lowers the ' +
+      'probability it is generated (evidence of generation). Blue: that part looks real. Faint: no part stands out.');
+    legend.hidden = true;
     const status = el('p', 'why-status');
     button.addEventListener('click', trusted(async (e) => {
       e.preventDefault();
       e.stopPropagation();
-      if (canvas.width > 0 && canvas.dataset.drawn) return showMap(button, figure, figure.hidden);
-      button.disabled = true;
-      status.textContent = 'Drawing the map\u2026';
-      /** @type {{ok?: boolean, size?: number, overlay?: string} | undefined} */
-      let answer;
-      try {
-        answer = await chrome.runtime.sendMessage({ type: 'facecheck-explain', src, box });
-      } catch {
-        answer = undefined;
+      const b = [...badges].find((o) => o.detail.contains(button));
+      if (!b) return;
+      if (!b.map) {
+        button.disabled = true;
+        status.textContent = 'Drawing the map\u2026';
+        b.map = await fetchMap(src, box);
+        button.disabled = false;
+        status.textContent = b.map ? '' : 'The map could not be drawn; please try again.';
+        if (!b.map) return;
+        b.host.after(b.map.host);
       }
-      button.disabled = false;
-      if (!answer || !answer.ok || !answer.size || !answer.overlay) {
-        status.textContent = 'The map could not be drawn; please try again.';
-        return undefined;
+      b.map.on = !b.map.on || !b.map.host.isConnected;
+      legend.hidden = !b.map.on;
+      button.setAttribute('aria-expanded', String(b.map.on));
+      button.textContent = b.map.on ? 'Hide the map' : WHY;
+      if (b.map.on) {
+        // The details would cover the face: they close, the focus back on the badge, which says
+        // what the colours mean (its details' "Hide the map" takes it away).
+        setOpen(b, false);
+        /** @type {HTMLElement} */ (b.chip.querySelector('.main')).focus({ preventScroll: true });
+        announce(legend.textContent || '');
       }
-      const bytes = Uint8ClampedArray.from(atob(answer.overlay), (c) => c.charCodeAt(0));
-      canvas.width = canvas.height = answer.size;
-      /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')).putImageData(
-        new ImageData(bytes, answer.size, answer.size), 0, 0);
-      canvas.dataset.drawn = '1';
-      status.textContent = '';
-      return showMap(button, figure, true);
+      layoutNow();
     }));
-    return [button, status, figure];
+    return [button, status, legend];
+  }
+  const WHY = 'Why? Show where it looks';
+
+  /** The worker's map of a face, as a <facecheck-map> not yet in the page; null if it failed.
+   * @param {string} src
+   * @param {number[]} box
+   * @returns {Promise<FaceMap | null>} */
+  async function fetchMap(src, box) {
+    /** @type {{ok?: boolean, size?: number, overlay?: string, square?: number[]} | undefined} */
+    let answer;
+    try {
+      answer = await chrome.runtime.sendMessage({ type: 'facecheck-explain', src, box });
+    } catch {
+      answer = undefined;
+    }
+    if (!answer || !answer.ok || !answer.size || !answer.overlay || !answer.square) return null;
+    const host = el(MAP_TAG); // like a badge: nothing on it says what it shows
+    host.style.cssText = `all: initial; position: fixed; z-index: ${Z}; left: 0; top: 0; pointer-events: none;`;
+    host.popover = 'manual';
+    host.setAttribute('aria-hidden', 'true'); // the details' words say what it shows
+    const canvas = /** @type {HTMLCanvasElement} */ (el('canvas'));
+    canvas.width = canvas.height = answer.size;
+    canvas.style.cssText = 'display: block; width: 100%; height: 100%;';
+    const bytes = Uint8ClampedArray.from(atob(answer.overlay), (c) => c.charCodeAt(0));
+    /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')).putImageData(
+      new ImageData(bytes, answer.size, answer.size), 0, 0);
+    // What the colours mean, on the map itself (the details close to uncover the face).
+    const key = el('span', '', 'Red: looks generated \u00B7 Blue: looks real');
+    key.style.cssText = 'position: absolute; left: 0; bottom: 0; padding: 1px 4px; background: rgba(255,255,255,.9); ' +
+      'color: #111; font: 11px/1.3 system-ui, sans-serif;';
+    const root = host.attachShadow({ mode: 'closed' });
+    root.append(canvas, key);
+    host.style.cssText += 'box-sizing: border-box; border: 1px dashed #fff; outline: 1px dashed #111;';
+    return { host, square: answer.square, on: false };
   }
 
-  /** @param {HTMLButtonElement} button
-   * @param {HTMLElement} figure
-   * @param {boolean} on */
-  function showMap(button, figure, on) {
-    figure.hidden = !on;
-    button.setAttribute('aria-expanded', String(on));
-    button.textContent = on ? 'Hide the map' : 'Why? Show where it looks';
-    layoutNow();
+  /** Lay a badge's map over its face's square (the part of it the picture shows), under the badge.
+   * @param {Badge} b
+   * @param {import('./geometry.js').ImageFrame | null} frame  null: the badge is hidden */
+  function placeMap(b, frame) {
+    const m = b.map;
+    if (!m) return;
+    const { drawn } = frame || { drawn: null };
+    const shown = Boolean(m.on && frame && drawn && b.width && b.height && m.host.isConnected);
+    if (!shown || !frame || !drawn || !b.width || !b.height) {
+      if (m.host.matches(':popover-open')) m.host.hidePopover();
+      return;
+    }
+    const [x, y, side] = m.square;
+    const r = { x: drawn.x + (x * drawn.w) / b.width, y: drawn.y + (y * drawn.h) / b.height,
+      w: (side * drawn.w) / b.width, h: (side * drawn.h) / b.height };
+    const v = FaceCheckGeometry.clip(r, frame.visible || frame.content);
+    Object.assign(m.host.style, { left: `${r.x}px`, top: `${r.y}px`, width: `${r.w}px`, height: `${r.h}px`,
+      clipPath: `inset(${v.y - r.y}px ${r.x + r.w - v.x - v.w}px ${r.y + r.h - v.y - v.h}px ${v.x - r.x}px)` });
+    if (!m.host.matches(':popover-open')) {
+      m.host.showPopover();
+      raise(b); // the badge above its map
+    }
   }
 
   /** A badge's details panel.
@@ -737,6 +789,7 @@
   function hide(b) {
     b.host.style.display = 'none';
     b.spot = null;
+    placeMap(b, null);
   }
 
   /** Place a badge, or hide it while its face cannot be seen or no spot is clear.
@@ -747,6 +800,7 @@
     const anchor = frame && FaceCheckGeometry.shownAt(frame, b.faceBox, { width: b.width, height: b.height });
     if (!frame || !anchor || coveredAt(b.img, anchor.x, anchor.y)) return hide(b);
     b.host.style.display = '';
+    placeMap(b, frame);
     const unfolded = b.chip.classList.contains('show') || b.chip.classList.contains('open');
     // Unfolded, it keeps the folded chip's place (it would slip from under the pointer), in view.
     if (unfolded && b.spot) {

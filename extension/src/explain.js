@@ -16,18 +16,19 @@
  *
  * No gradient: a forward pass of the TF.js graph model does it. The content script asks with
  * {type: 'facecheck-explain', src, box} after a person's click on "Why?" in a badge's details
- * (content scripts only), and gets back the face's square as the model saw it with the map drawn
- * over it (RGBA, base64), to paint on a canvas in the badge's closed shadow root. The picture is
- * fetched again under the same rules as a check (inference.js, fetchpolicy.js), from the page and
- * frame that asked.
+ * (content scripts only), and gets back the map as an RGBA overlay (base64) and the square it
+ * covers (picture pixels), to paint on a canvas over the face in the page, in a closed shadow
+ * root. The picture is fetched again under the same rules as a check (inference.js,
+ * fetchpolicy.js), from the page and frame that asked.
  *
  * The pure parts (windows, blur, map, colours) are exported for Node's unit tests.
  */
 
 /**
  * @typedef {{type: 'facecheck-explain', src: string, box: number[]}} ExplainMessage
- * @typedef {{ok: true, size: number, p_fake: number, overlay: string, strongest: number}
- *   | {ok: false, error: string}} ExplainAnswer  overlay: S x S RGBA bytes, base64
+ * @typedef {{ok: true, size: number, p_fake: number, overlay: string, square: number[], strongest: number}
+ *   | {ok: false, error: string}} ExplainAnswer  overlay: S x S RGBA bytes, base64, to stretch over
+ *   `square` ([x, y, side, side] in the picture's pixels); strongest: the map's largest value
  */
 
 (function (root, factory) {
@@ -144,26 +145,20 @@
     return Float32Array.from(total, (t, i) => t / cover[i]);
   }
 
-  /** The face's square as the model saw it, with the map over it: red where it looks generated,
+  /** The map as an RGBA overlay to draw over the face's square: red where it looks generated,
    * blue where it looks real, opacity growing with the magnitude up to 80% at the colour scale
-   * (facecheck/explain.py heat_rgba, composited over the picture).
-   * @param {Float32Array} x  the model input
+   * (its largest magnitude, at least MIN_SCALE): facecheck/explain.py heat_rgba.
    * @param {Float32Array} heat
-   * @param {[number, number]} range  the contract's value_range
    * @returns {Uint8ClampedArray} RGBA */
-  function overlay(x, heat, [lo, hi]) {
+  function heatRgba(heat) {
     let top = 0;
     for (const v of heat) top = Math.max(top, Math.abs(v));
     const scale = Math.max(top, MIN_SCALE);
     const out = new Uint8ClampedArray(heat.length * 4);
     for (let i = 0; i < heat.length; i++) {
-      const a = Math.round(Math.min(Math.abs(heat[i]) / scale, 1) * MAX_ALPHA) / 255;
       const colour = heat[i] > 0 ? [230, 40, 30] : [30, 110, 230];
-      for (let c = 0; c < 3; c++) {
-        const pixel = ((x[i * 3 + c] - lo) * 255) / (hi - lo);
-        out[i * 4 + c] = Math.round(pixel * (1 - a) + colour[c] * a);
-      }
-      out[i * 4 + 3] = 255;
+      out.set(colour, i * 4);
+      out[i * 4 + 3] = Math.round(Math.min(Math.abs(heat[i]) / scale, 1) * MAX_ALPHA);
     }
     return out;
   }
@@ -234,8 +229,8 @@
       const m = explainFace(p, image.imageData, face.crop);
       let strongest = 0;
       for (const v of m.heat) strongest = Math.max(strongest, v);
-      const rgba = overlay(m.input, m.heat, p.contract.value_range);
-      return { ok: true, size: m.size, p_fake: m.p_fake, overlay: base64(rgba), strongest };
+      return { ok: true, size: m.size, p_fake: m.p_fake, overlay: base64(heatRgba(m.heat)), square: face.crop,
+        strongest };
     } catch (e) {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
@@ -256,5 +251,5 @@
     listen();
   }
 
-  return { windows, blurFill, occluded, mapOf, overlay, explainFace, nearestFace, roundEven, answer };
+  return { windows, blurFill, occluded, mapOf, heatRgba, explainFace, nearestFace, roundEven, answer };
 });

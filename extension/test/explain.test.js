@@ -4,7 +4,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { windows, blurFill, mapOf, overlay, occluded, nearestFace, roundEven } = require('../src/explain.js');
+const { windows, blurFill, mapOf, heatRgba, occluded, nearestFace, roundEven } = require('../src/explain.js');
 
 test('roundEven(): Python round(), halves to even', () => {
   assert.deepEqual([0.5, 1.5, 2.5, 3.5, 2.4, 2.6, 20].map(roundEven), [0, 2, 2, 4, 2, 3, 20]);
@@ -61,13 +61,13 @@ test('mapOf(): the mean drop of the windows covering each pixel', () => {
   assert.equal(heat[15], 0);
 });
 
-test('overlay(): red where positive, blue where negative, untouched where zero', () => {
-  const x = new Float32Array(3 * 3).fill(0); // value range [-1, 1]: 0 is mid grey
-  const heat = Float32Array.from([0.2, -0.2, 0]);
-  const out = overlay(x, heat, [-1, 1]);
-  assert.ok(out[0] > out[2], 'red');
-  assert.ok(out[6] > out[4], 'blue');
-  assert.deepEqual([...out.subarray(8, 12)], [128, 128, 128, 255]);
+test('heatRgba(): red where positive, blue where negative, transparent where zero', () => {
+  const out = heatRgba(Float32Array.from([0.2, -0.1, 0, 0.01]));
+  assert.deepEqual([...out.subarray(0, 4)], [230, 40, 30, 204]); // the strongest: 80% opaque
+  assert.deepEqual([...out.subarray(4, 8)], [30, 110, 230, 102]);
+  assert.equal(out[11], 0);
+  // A map weaker than MIN_SCALE (0.05) is drawn faint, never at full strength.
+  assert.equal(heatRgba(Float32Array.from([0.01]))[3], Math.round(0.2 * 204));
 });
 
 test('nearestFace(): the judged face the badge is about, none when far', () => {
