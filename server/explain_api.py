@@ -1,7 +1,7 @@
 """POST /api/v1/explain: each face's verdict with its evidence map (facecheck/explain.py) as a PNG.
 
 Same uploads, limits, origin and token rules as /predict (server/api.py's read_uploads and
-judge_within_budgets), but at most EXPLAIN_MAX_IMAGES images per request: a map costs 1 + 49
+judge_within_budgets), but at most EXPLAIN_MAX_IMAGES images per request: a map costs 1 + 25
 model inputs per face. The app imports this module so that the route is on the API blueprint
 before it is registered (server/app.py); server/explain_spec.py describes it in the OpenAPI.
 

@@ -61,7 +61,7 @@ def _explain_operation(spec: dict, config: Config) -> dict:
     image = {**multipart["properties"]["image"], "maxItems": most}
     content = {**body["content"], "multipart/form-data": {
         "schema": {**multipart, "properties": {**multipart["properties"], "image": image}}}}
-    text = (f"As for /predict, but at most {most} images per request (a map costs about 50 model "
+    text = (f"As for /predict, but at most {most} images per request (a map costs about 26 model "
             "inputs per face). ") + body["description"]
     return {
         **predict, "operationId": "explain",

@@ -39,7 +39,8 @@ def on_canvas(face: np.ndarray, height: int = 420, width: int = 640, at=(250, 90
 
 # -- the maps -------------------------------------------------------------------------------------
 def test_windows_cover_every_pixel_and_end_at_the_edge():
-    assert windows(128) == [0, 16, 32, 48, 64, 80, 96]
+    assert windows(128) == [0, 24, 48, 72, 96]  # 5 x 5 windows at the defaults
+    assert windows(128, stride=0.125) == [0, 16, 32, 48, 64, 80, 96]
     for size in (128, 100, 37):
         starts = windows(size)
         side = round(size * 0.25)

@@ -7,8 +7,8 @@
  *      same square the check judged (predictor.js inputOf());
  *   2. the fill: x blurred, two passes of a 5 x 5 mean filter that averages only the pixels inside
  *      the square (TensorFlow's avg_pool2d with "SAME" padding);
- *   3. windows of side P = round(S / 4), their corners every T = round(S / 8) px on each axis,
- *      plus S - P when the last one stops short (7 x 7 = 49 at S = 128);
+ *   3. windows of side P = round(S / 4), their corners every T = round(3S / 16) px on each axis,
+ *      plus S - P when the last one stops short (5 x 5 = 25 at S = 128);
  *   4. one batch: x and, per window, x with that window replaced by the fill; p_0 and p_k through
  *      the predictor's logits (mirror averaging included) and the contract's calibration;
  *   5. the map: at each pixel, the mean of (p_0 - p_k) over the windows that cover it. Positive:
@@ -39,7 +39,7 @@
   'use strict';
 
   const PATCH = 0.25; // window side, as a share of the input's side
-  const STRIDE = 0.125; // window step, as a share of the input's side
+  const STRIDE = 0.1875; // window step, as a share of the input's side
   const BLUR_SIDE = 5;
   const BLUR_PASSES = 2;
   // The colour scale's floor, in p_fake (facecheck/explain.py MIN_SCALE).

@@ -10,11 +10,13 @@ test('roundEven(): Python round(), halves to even', () => {
   assert.deepEqual([0.5, 1.5, 2.5, 3.5, 2.4, 2.6, 20].map(roundEven), [0, 2, 2, 4, 2, 3, 20]);
 });
 
-test('windows(): 7 x 7 at 128 px, the last flush with the edge, every pixel covered', () => {
-  assert.deepEqual(windows(128), { side: 32, starts: [0, 16, 32, 48, 64, 80, 96] });
-  // 160 px: side 40, step 20; 100 px: side 25, step 12 (12.5 rounds to even), then 75 added.
-  assert.deepEqual(windows(160).starts, [0, 20, 40, 60, 80, 100, 120]);
-  assert.deepEqual(windows(100), { side: 25, starts: [0, 12, 24, 36, 48, 60, 72, 75] });
+test('windows(): 5 x 5 at 128 px, the last flush with the edge, every pixel covered', () => {
+  assert.deepEqual(windows(128), { side: 32, starts: [0, 24, 48, 72, 96] });
+  // 160 px: side 40, step 30; 100 px: side 25, step 19 (18.75), then 75 added.
+  assert.deepEqual(windows(160).starts, [0, 30, 60, 90, 120]);
+  assert.deepEqual(windows(100), { side: 25, starts: [0, 19, 38, 57, 75] });
+  // Python's round() halves to even: side 2.5 -> 2 at 10 px, as facecheck/explain.py.
+  assert.equal(windows(10).side, 2);
 });
 
 test('blurFill(): a flat picture stays flat (only pixels inside are averaged); an edge softens', () => {
@@ -36,8 +38,8 @@ test('occluded(): x first, then one copy per window with that window filled', ()
   const x = Float32Array.from({ length: size * size * 3 }, (_, i) => (i % 7) / 7);
   const { batch, corners, side } = occluded(x, size);
   assert.equal(side, 4);
-  assert.equal(corners.length, 49);
-  assert.equal(batch.length, 50 * x.length);
+  assert.equal(corners.length, 25);
+  assert.equal(batch.length, 26 * x.length);
   assert.deepEqual(batch.subarray(0, x.length), x);
   // The copy for window k differs from x only inside that window.
   const k = 10;
