@@ -21,6 +21,12 @@ MAKEFILE_FLAGS = {
                      "--source-weights", "omi=2.5,utkface=0.7,omi_cfd_inversions=0.6,rvf10k=1.6,realorfake=2",
                      "--epochs", "36", "--patch-epochs", "18", "--lr", "6e-4", "--patience", "36",
                      "--select", "worst-real-auc", "--test-time-flip"],
+    "facecheck-v3": ["--arch", "lite0", "--input-size", "160", "--train-from", "all",
+                     "--holdout-sources", "congress_portraits", "--quality-match", "0.15,0.45",
+                     "--source-weights", "omi=2.5,utkface=0.7,omi_cfd_inversions=0.6,rvf10k=1.6,realorfake=2",
+                     "--epochs", "8", "--patch-epochs", "0", "--steps-per-epoch", "200", "--lr", "5e-4",
+                     "--warmup-epochs", "0.5", "--patience", "8", "--select", "worst-real-auc",
+                     "--no-test-time-flip"],
     "reference": ["--arch", "reference", "--epochs", "12", "--steps-per-epoch", "100", "--patience", "5"],
 }
 

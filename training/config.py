@@ -49,7 +49,13 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
                            "(facecheck-v2, facecheck-v2-stage1, reference) or a JSON file")),
     ("--config", dict(metavar="CONFIG_JSON",
                       help="replay a run: every option from its saved config.json (give --out)")),
-    ("--arch", dict(default="facecheck", choices=("facecheck", "reference"))),
+    ("--arch", dict(default="facecheck", choices=("facecheck", "reference", "lite0"),
+                    help="lite0: EfficientNet-Lite0 from its ImageNet weights (training/backbone.py)")),
+    ("--input-size", dict(type=int, default=128, help="side of the model's input square, in pixels")),
+    ("--train-from", dict(default="all",
+                          help="lite0 only: which layers learn. all; head (frozen ImageNet features, a "
+                               "linear head); or blockN (block N onwards, 0-15). BatchNorm statistics "
+                               "stay ImageNet's in every case (small batches would spoil them)")),
     ("--policy", dict(help="augmentation policy (default: the architecture's own recipe)")),
     ("--epochs", dict(type=int, default=115, help="maximum epochs")),
     ("--patch-epochs", dict(type=int, default=75,

@@ -20,11 +20,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-ARCHITECTURES = ("facecheck", "reference")
+ARCHITECTURES = ("facecheck", "reference", "lite0")
 DEFAULT_ARCHITECTURE = "facecheck"
 
 
-def build_model(name: str = DEFAULT_ARCHITECTURE, input_size: int = 128) -> keras.Model:
+def build_model(name: str = DEFAULT_ARCHITECTURE, input_size: int = 128, pretrained: bool = False,
+                train_from: str = "all") -> keras.Model:
+    if name == "lite0":
+        return build_lite0_classifier(input_size, pretrained, train_from)
     if name == "facecheck":
         return build_facecheck(input_size)
     if name == "reference":
@@ -105,11 +108,47 @@ def build_facecheck(input_size: int = 128) -> keras.Model:
     return keras.Model(inputs, outputs, name="facecheck")
 
 
+def build_lite0_classifier(input_size: int = 128, pretrained: bool = False,
+                           train_from: str = "all") -> keras.Model:
+    """EfficientNet-Lite0 (training/backbone.py) with a one-logit head. pretrained: start from the
+    ImageNet weights. train_from: "all", "head" or "blockN": the layers before it are frozen, and
+    every BatchNorm keeps its statistics (frozen BatchNorm runs in inference mode in Keras 3)."""
+    from training import backbone
+
+    base = backbone.build_lite0(input_size)
+    if pretrained:
+        backbone.load_imagenet_weights(base)
+    first = _first_trained_layer(base, train_from)
+    for k, layer in enumerate(base.layers):
+        layer.trainable = k >= first and not isinstance(layer, layers.BatchNormalization)
+    x = layers.Dropout(0.2, name="head_dropout")(base.output)
+    outputs = layers.Dense(1, name="logit")(x)
+    return keras.Model(base.input, outputs, name="lite0")
+
+
+def _first_trained_layer(base: keras.Model, train_from: str) -> int:
+    names = [layer.name for layer in base.layers]
+    if train_from == "all":
+        return 0
+    if train_from == "head":
+        return len(names)
+    if train_from.startswith("block"):
+        prefix = train_from + "_"
+        for k, name in enumerate(names):
+            if name.startswith(prefix):
+                return k
+    raise ValueError(f"train_from must be all, head or blockN (N in 0-15), not {train_from!r}")
+
+
 def multiply_adds(model: keras.Model) -> int:
     """Multiply-adds of one forward pass (convolutions and dense layers), per image."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, layers.SeparableConv2D):
+        if isinstance(layer, layers.DepthwiseConv2D):
+            h, w, c = layer.output.shape[1:]
+            kh, kw = layer.kernel_size
+            total += h * w * c * kh * kw
+        elif isinstance(layer, layers.SeparableConv2D):
             h, w, c = layer.output.shape[1:]
             cin = layer.input.shape[-1]
             kh, kw = layer.kernel_size

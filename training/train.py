@@ -164,7 +164,8 @@ def load_splits(args, contract, log):
 
 def build_model_and_optimizer(args, contract, patch_epochs):
     # Patch epochs need a model that takes any input size; the saved one takes the contract's.
-    model = build_model(args.arch, None if patch_epochs else contract.input_size)
+    model = build_model(args.arch, None if patch_epochs else contract.input_size,
+                        pretrained=not args.init_from, train_from=args.train_from)
     if args.init_from:
         start = keras.models.load_model(Path(args.init_from) / MODEL_FILE, compile=False)
         model.set_weights(start.get_weights())
@@ -298,7 +299,7 @@ def write_run(out, model_trained, args, contract, val_in, val_y, val_src, extra,
     calibrate it on validation, and write model, contract, metrics and curves."""
     ckpt = out / CHECKPOINT_DIR
     model_trained.load_weights(ckpt / "best.weights.h5")
-    clean = build_model(args.arch, contract.input_size)
+    clean = build_model(args.arch, contract.input_size)  # all trainable: the weights' order is the same
     clean.set_weights(model_trained.get_weights())
     predictor = Predictor(clean, contract)
     calibration, p = calibrate(predictor, val_in, val_y, val_src,
@@ -348,7 +349,7 @@ def main(argv=None):
     ckpt = out / CHECKPOINT_DIR
     ckpt.mkdir(parents=True, exist_ok=True)
     contract = Contract(architecture=args.arch, output=output_kind(args.arch), crop_rule=args.crop_rule,
-                        test_time_flip=args.test_time_flip)
+                        test_time_flip=args.test_time_flip, input_size=args.input_size)
 
     # 1. The splits.
     train_x, train_s, val_x, val_s, info = load_splits(args, contract, log)
