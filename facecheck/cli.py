@@ -70,8 +70,63 @@ def scan_parser() -> argparse.ArgumentParser:
     ap.add_argument("--table", action="store_true",
                     help="also print the table on stdout (the default when no --csv/--json)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar, no \"Loading model...\"")
+    _add_band_options(ap)
     _add_ray_options(ap)
     return ap
+
+
+def _add_band_options(ap: argparse.ArgumentParser) -> None:
+    group = ap.add_argument_group(
+        "operating point (the options page's equivalents)",
+        "The model's own threshold and unsure band were chosen so that no real source in validation "
+        "has more than 5%% of its photos called generated. A lower threshold catches more generated "
+        "faces and accuses more real people. The summary line and --json say the band used.")
+    group.add_argument("--threshold", type=float, metavar="P",
+                       help="call a face likely generated from this probability (0 < P < 1); the "
+                       "unsure band keeps its width below it unless --unsure-from is given")
+    group.add_argument("--unsure-from", type=float, metavar="P",
+                       help="unsure from this probability up to the threshold (0 < P <= threshold)")
+
+
+def band(args, model: dict) -> tuple[float, float | None]:
+    """The threshold and unsure start in force: the command line's over the model's own, as the
+    extension's options do (extension/src/settings.js band()). ValueError when they disagree."""
+    threshold = model["threshold"] if args.threshold is None else args.threshold
+    own_from = model.get("unsure_from")
+    if args.unsure_from is not None:
+        unsure_from = args.unsure_from
+    elif args.threshold is None or own_from is None:
+        unsure_from = own_from
+    else:  # the model's band, moved down with the threshold
+        unsure_from = max(threshold - max(0.0, model["threshold"] - own_from), 1e-6)
+    for name, v in (("--threshold", threshold), ("--unsure-from", unsure_from)):
+        if v is not None and not 0 < v < 1:
+            raise ValueError(f"{name} must be between 0 and 1 (exclusive), not {v:g}")
+    if unsure_from is not None and unsure_from > threshold:
+        raise ValueError(f"--unsure-from ({unsure_from:g}) must not be above the threshold ({threshold:g})")
+    return threshold, unsure_from
+
+
+def rejudge(rows: list[dict], model: dict, threshold: float, unsure_from: float | None) -> dict:
+    """Every judged face and picture read again at this band (their probabilities are enough);
+    returns the model summary with the band in force."""
+    def verdict(p: float) -> str:
+        if p >= threshold:
+            return "fake"
+        return "unsure" if unsure_from is not None and p >= unsure_from else "real"
+
+    for row in rows:
+        for face in row.get("faces") or []:
+            if isinstance(face, dict) and face.get("p_fake") is not None:
+                face["verdict"] = verdict(face["p_fake"])
+        if row.get("p_fake") is not None and row.get("verdict") in ("fake", "unsure", "real"):
+            row["verdict"] = verdict(row["p_fake"])
+    changed = (threshold, unsure_from) != (model["threshold"], model.get("unsure_from"))
+    if not changed:
+        return model
+    return {**model, "threshold": threshold, "unsure_from": unsure_from,
+            "band_set_by": "command line",
+            "model_band": {"threshold": model["threshold"], "unsure_from": model.get("unsure_from")}}
 
 
 # Options only a scan on Ray takes (facecheck/rayscan.py), as argparse names them.
@@ -111,6 +166,14 @@ def _parse_scan_args(argv) -> argparse.Namespace:
             ap.error("the following arguments are required: PATH (or --reports REPORTS.csv)")
     elif args.reports:
         ap.error("--reports works with --engine local only")
+    if args.engine == "ray" and (args.threshold is not None or args.unsure_from is not None):
+        ap.error("--threshold and --unsure-from work with --engine local only")
+    try:  # what can be checked before the model is known (band() checks the rest after)
+        given = {"threshold": args.threshold if args.threshold is not None else 1 - 1e-9,
+                 "unsure_from": None}
+        band(args, given)
+    except ValueError as e:
+        ap.error(str(e))
     return args
 
 
@@ -141,6 +204,11 @@ def scan(argv=None) -> int:
     if isinstance(result, int):
         return result
     rows, model = result
+    try:
+        model = rejudge(rows, model, *band(args, model))
+    except ValueError as e:  # e.g. --unsure-from above the model's own threshold
+        print(f"facecheck scan: {e}", file=sys.stderr)
+        return EXIT_USAGE
     for row in rows:
         _flat_provenance(row)
     for i, report in reported.items():
