@@ -7,9 +7,11 @@ rvf10k and omi fakes from the pool's test split, and the cross-check set) and re
 a tight crop (the centre 70 %, like UTKFace), zoomed-out copies on a blurred border (1.4x, and
 2.5x: a small face in a larger picture; and 1.4x on a sharp, grey or mirrored border, against the
 whole picture enlarged 1.4x with no border), and the same face with its background replaced by a plain
-light backdrop (a passport-style photo). Every probe goes through the whole predictor (face
-detection, crop rule, classifier); images where no face was judged are counted, not scored. A model that
-judges the face keeps its accuracy on both classes; one that learned a shortcut swings one class.
+light backdrop (a passport-style photo). Then the backdrop swap of issue #27: studio-style
+pictures (the CFD inversions, taiwanese_studio reals) with their flat backdrop replaced. Every
+probe goes through the whole predictor (face detection, crop rule, classifier); images where no
+face was judged are counted, not scored. A model that judges the face keeps its accuracy on both
+classes; one that learned a shortcut swings one class.
 Writes benchmarks/results/shortcuts.md.
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -83,6 +85,81 @@ PROBES = {"as is": lambda img, i: img, "tight crop (70 %)": lambda img, i: tight
           "plain backdrop": plain_backdrop}
 
 
+def backdrop_mask(img, tolerance=18.0, least=0.15):
+    """The flat backdrop of a studio-style picture: pixels near the border's median colour that
+    connect to the border, cleaned by an opening; None when it is under `least` of the picture
+    (nothing flat to swap)."""
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).astype(np.float32)
+    near = np.abs(img.astype(np.float32) - np.median(border, axis=0)).max(axis=-1) < tolerance
+    flat = Image.fromarray(np.where(near, 255, 0).astype(np.uint8))
+    flat = flat.filter(ImageFilter.MinFilter(5)).filter(ImageFilter.MaxFilter(5))
+    h, w = img.shape[:2]
+    edge = [(x, y) for x in range(w) for y in (0, h - 1)] + [(x, y) for y in range(h) for x in (0, w - 1)]
+    for xy in edge:
+        if flat.getpixel(xy) == 255:
+            ImageDraw.floodfill(flat, xy, 128)
+    mask = np.asarray(flat) == 128
+    return mask if mask.mean() >= least else None
+
+
+def swap_backdrop(img, mask, backdrop):
+    """`img` with its masked backdrop replaced by `backdrop` (same size), edges softened."""
+    soft = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.5)))
+    a = (soft.astype(np.float32) / 255.0)[..., None]
+    return np.clip(img * (1 - a) + backdrop * a, 0, 255).round().astype(np.uint8)
+
+
+def photo_backdrop(donor, shape):
+    """Another picture, heavily blurred: a busy, out-of-focus background."""
+    h, w = shape[:2]
+    out = Image.fromarray(donor).resize((w, h), Image.BILINEAR).filter(ImageFilter.GaussianBlur(8))
+    return np.asarray(out).astype(np.float32)
+
+
+def gradient_backdrop(shape, i):
+    """A smooth two-colour vertical gradient, its colours fixed by the picture's index."""
+    h, w = shape[:2]
+    rng = np.random.default_rng(1000 + i)
+    top, bottom = rng.uniform(20, 235, 3), rng.uniform(20, 235, 3)
+    t = np.linspace(0, 1, h)[:, None, None]
+    return np.broadcast_to(top * (1 - t) + bottom * t, (h, w, 3)).astype(np.float32)
+
+
+def backdrop_swap_rows(predictor, data: Path, n: int) -> list[str]:
+    """Issue #27's probe: the pool's only plain-backdrop fakes (omi_cfd_inversions, test split) and
+    the cross-check's studio reals (taiwanese_studio) on their own backdrop, on a blurred photo and
+    on a gradient. A model that reads the backdrop swings the inversions (caught only on white) or
+    the studio reals; one that reads the face keeps both. Only pictures whose backdrop could be
+    masked count (how many: the table's n)."""
+    test = list_samples(data / "faces" / "manifest.csv", "test")
+    cross = list_samples(data / "crosscheck" / "manifest.csv")
+    groups = {"faces test omi_cfd_inversions (fake)": [s for s in test if s.source == "omi_cfd_inversions"],
+              "crosscheck taiwanese_studio (real)": [s for s in cross if s.source == "taiwanese_studio"]}
+    donors = [load_image(s.path) for s in test if s.source == "lfw"][:50]
+    rows = []
+    for name, samples in groups.items():
+        kept = []
+        for s in samples[:n]:
+            img = load_image(s.path)
+            mask = backdrop_mask(img)
+            if mask is not None:
+                kept.append((img, mask, s.label))
+        label = kept[0][2] if kept else 0
+        probes = {"own backdrop": lambda img, m, i: img,
+                  "blurred photo backdrop": lambda img, m, i: swap_backdrop(
+                      img, m, photo_backdrop(donors[i % len(donors)], img.shape)),
+                  "gradient backdrop": lambda img, m, i: swap_backdrop(
+                      img, m, gradient_backdrop(img.shape, i))}
+        for probe, fn in probes.items():
+            res = predictor.predict_many([fn(img, m, i) for i, (img, m, _) in enumerate(kept)])
+            p = np.array([r["p_fake"] for r in res if r["p_fake"] is not None])
+            called = float(np.mean(p >= predictor.contract.threshold)) if len(p) else float("nan")
+            right = called if label == 1 else 1 - called
+            rows.append(f"| {name} | {probe} | {len(kept)} | {len(p)} | {100 * called:.1f}% "
+                        f"| {100 * right:.1f}% |")
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
@@ -120,6 +197,13 @@ def main():
             lines.append(f"| {name} | {probe} | {100 * r['real_acc']:.1f}% | "
                          f"{100 * r['fake_acc']:.1f}% | {pp[yy == 0].mean():.3f} | {pp[yy == 1].mean():.3f} "
                          f"| {(~ok).sum()} |")
+    lines += ["", "## Backdrop swap (issue #27)", "",
+              "Plain backdrops masked from the border's median colour and replaced "
+              "(benchmarks/shortcuts.py backdrop_swap_rows): the inversions must stay caught, the "
+              "studio reals must stay real, whatever the backdrop.", "",
+              "| group | backdrop | n masked | judged | called generated | right |",
+              "|---|---|---|---|---|---|"]
+    lines += backdrop_swap_rows(predictor, data, args.n)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
