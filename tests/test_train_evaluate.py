@@ -8,7 +8,7 @@ from PIL import Image
 from facecheck import metrics as M
 from facecheck.contract import Contract
 from tests.helpers import FACES
-from training.augment import _border_jitter, _Draws, make_augment
+from training.augment import _border_jitter, _Draws, _swap_backdrop, make_augment
 from training.config import parse_args
 from training.data import Sample, list_samples, load_pixels
 from training.evaluate import CONDITIONS, degrade
@@ -87,6 +87,40 @@ def test_border_jitter_keeps_the_picture_and_changes_only_a_thin_border():
         assert np.allclose(out[20:108, 20:108], 100.0, atol=0.5), "the picture itself is kept"
         moved += not np.allclose(out[0], img[0], atol=1.0) or not np.allclose(out[:, 0], img[:, 0], atol=1.0)
     assert moved >= 10, "the picture's own edge must leave the crop's edge"
+
+
+def _studio_picture(n=160):
+    """A dark ellipse 'face' on a white backdrop with a little sensor noise."""
+    yy, xx = np.mgrid[:n, :n]
+    face = ((xx - n / 2) / (0.3 * n)) ** 2 + ((yy - n / 2) / (0.4 * n)) ** 2 < 1
+    img = np.where(face[..., None], 90.0, 245.0) + np.random.default_rng(3).normal(0, 2, (n, n, 3))
+    return np.clip(img, 0, 255).astype(np.float32), face
+
+
+def test_backdrop_swap_replaces_a_flat_backdrop_and_keeps_the_face():
+    img, face = _studio_picture()
+    swapped = 0
+    for i in range(8):
+        out = _swap_backdrop(tf.constant(img), _Draws(tf.constant([9, i], tf.int64))).numpy()
+        inner = np.zeros_like(face)
+        inner[40:120, 56:104] = True                       # well inside the ellipse
+        assert np.allclose(out[inner & face], img[inner & face], atol=1e-3), "the face is kept"
+        swapped += np.abs(out[~face] - img[~face]).mean() > 20
+    assert swapped >= 7, "a white backdrop should become something else"
+    busy = np.random.default_rng(4).uniform(0, 255, (160, 160, 3)).astype(np.float32)
+    out = _swap_backdrop(tf.constant(busy), _Draws(tf.constant([9, 0], tf.int64))).numpy()
+    assert np.array_equal(out, busy), "no flat backdrop, nothing swapped"
+
+
+def test_augmentation_with_backdrop_swap_is_seeded_and_off_by_default():
+    img = tf.constant(_studio_picture()[0].astype(np.uint8))
+    on = make_augment(Contract(), "facecheck", backdrop_swap=1.0)
+    off = make_augment(Contract(), "facecheck", backdrop_swap=0.0)
+    plain = make_augment(Contract(), "facecheck")
+    for i in range(3):
+        seed = tf.constant([2, i], tf.int64)
+        assert np.array_equal(on(img, seed).numpy(), on(img, seed).numpy())
+        assert np.array_equal(off(img, seed).numpy(), plain(img, seed).numpy()), "off takes no draw"
 
 
 def test_augmentation_with_border_jitter_is_seeded():

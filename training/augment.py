@@ -159,12 +159,15 @@ def _quality_drop(img, d: _Draws, contract: Contract):
 
 
 def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: float = 0.0,
-                 quality_match: tuple[float, float] = (0.0, 0.0)):
+                 quality_match: tuple[float, float] = (0.0, 0.0), backdrop_swap: float = 0.0):
     """Return fn(uint8 square image, int64 seed pair, label) -> float32 model input in [0, 255].
 
     border_jitter: share of crops given a foreign border (_border_jitter); off by default.
     quality_match: (share of reals, share of fakes) given a _quality_drop at the end; off by
     default. More fakes than reals, so that both classes' picture quality spreads alike.
+    backdrop_swap: share of crops of both classes whose flat backdrop, where they have one, is
+    replaced by a busy blurred field or a gradient (_swap_backdrop); off by default (no draw is
+    taken then, so runs without it see what they saw before).
 
     The steps run in a fixed order and each takes its draws from the element's one _Draws in
     turn, so a step's draws depend on every step before it: reordering steps changes every
@@ -177,6 +180,8 @@ def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: f
     def augment(image, seed, label=None):
         d = _Draws(seed)
         img = tf.cast(image, tf.float32)
+        if backdrop_swap > 0:
+            img = tf.cond(d.chance(backdrop_swap), lambda: _swap_backdrop(img, d), lambda: img)
         if full:
             img = _background(img, d)
         img = _random_rotation(img, d, full)
@@ -195,6 +200,34 @@ def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: f
         return tf.ensure_shape(tf.clip_by_value(img, 0.0, 255.0), (out, out, 3))
 
     return augment
+
+
+def _flat_backdrop_mask(img, tolerance: float = 18.0):
+    """1 where a pixel is within `tolerance` of the border's median colour (per channel), cleaned
+    by a 5x5 opening and softened: the plain backdrop of a studio-style picture."""
+    border = tf.concat([img[0], img[-1], img[:, 0], img[:, -1]], axis=0)
+    median = tf.sort(border, axis=0)[tf.shape(border)[0] // 2]
+    near = tf.cast(tf.reduce_max(tf.abs(img - median), axis=-1) < tolerance, tf.float32)[None, :, :, None]
+    opened = tf.nn.max_pool2d(-tf.nn.max_pool2d(-near, 5, 1, "SAME"), 5, 1, "SAME")
+    return tf.nn.avg_pool2d(opened, 3, 1, "SAME")[0]
+
+
+def _swap_backdrop(img, d: _Draws, least: float = 0.15):
+    """Issue #27: the pool's only plain-backdrop fakes are the CFD inversions, so "plain backdrop"
+    can come to mean "generated" and studio portraits of real people get accused. Where at least
+    `least` of the crop is flat backdrop, it becomes a busy out-of-focus field (random colours,
+    smoothly enlarged) or a two-colour gradient, for both classes alike."""
+    mask = _flat_backdrop_mask(img)
+    n = tf.shape(img)[0]
+    field = tf.image.resize(d.uniform(30.0, 225.0, (1, 4, 4, 3)), (n, n), "bicubic")[0]
+    grey = tf.reduce_mean(field, axis=-1, keepdims=True)
+    field = grey + 0.5 * (field - grey)  # muted, as out-of-focus surroundings are
+    ends = d.uniform(20.0, 235.0, (2, 3))
+    t = tf.linspace(0.0, 1.0, n)[:, None, None]
+    gradient = ends[0] * (1.0 - t) + ends[1] * t + tf.zeros_like(img)
+    backdrop = tf.clip_by_value(tf.where(d.chance(0.5), field, gradient), 0.0, 255.0)
+    swapped = img * (1.0 - mask) + backdrop * mask
+    return tf.where(tf.reduce_mean(mask) >= least, swapped, img)
 
 
 def _background(img, d: _Draws):

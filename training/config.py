@@ -107,6 +107,10 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
                              help="share of training crops given a 1-5 %% foreign border on each side, "
                                   "so the generated picture's own edge carries no label "
                                   "(training.augment._border_jitter; 0 turns it off)")),
+    ("--backdrop-swap", dict(type=float, default=0.0,
+                             help="share of training crops (both classes) whose flat backdrop, if "
+                                  "any, is replaced by a busy blurred field or a gradient "
+                                  "(training.augment._swap_backdrop; issue #27's studio shortcut)")),
     ("--test-time-flip", dict(action=argparse.BooleanOptionalAction, default=False,
                               help="average each face's logit with its mirror image's at inference "
                                    "(doubles the classification cost; off by default: the browser's "

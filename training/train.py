@@ -392,7 +392,7 @@ def training_dataset(args, contract, images, samples, shares, patch_epochs, epoc
     """The run's augmented training batches from the first epoch not done yet; the reference
     architecture's two-way softmax takes integer labels."""
     quality = tuple(float(v) for v in args.quality_match.split(","))
-    augment = make_augment(contract, args.policy, args.border_jitter, quality)
+    augment = make_augment(contract, args.policy, args.border_jitter, quality, args.backdrop_swap)
     ds = build_train_dataset(images, samples, shares, augment, args.batch_size, args.seed,
                              patch_epochs * args.steps_per_epoch, args.patch_size,
                              total_batches=args.epochs * args.steps_per_epoch,
