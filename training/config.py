@@ -50,7 +50,8 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--config", dict(metavar="CONFIG_JSON",
                       help="replay a run: every option from its saved config.json (give --out)")),
     ("--arch", dict(default="facecheck", choices=("facecheck", "reference", "lite0"),
-                    help="lite0: EfficientNet-Lite0 from its ImageNet weights (training/backbone.py)")),
+                    help="lite0: EfficientNet-Lite0 from its ImageNet weights "
+                         "(`make backbone` fetches them)")),
     ("--input-size", dict(type=int, default=128, help="side of the model's input square, in pixels")),
     ("--train-from", dict(default="all",
                           help="lite0 only: which layers learn. all; head (frozen ImageNet features, a "
