@@ -88,6 +88,15 @@ def _add_band_options(ap: argparse.ArgumentParser) -> None:
                        help="unsure from this probability up to the threshold (0 < P <= threshold)")
 
 
+def check_band(threshold: float | None, unsure_from: float | None) -> None:
+    """ValueError unless 0 < unsure_from <= threshold < 1 (either may be None: not known yet)."""
+    for name, v in (("--threshold", threshold), ("--unsure-from", unsure_from)):
+        if v is not None and not 0 < v < 1:
+            raise ValueError(f"{name} must be between 0 and 1 (exclusive), not {v:g}")
+    if threshold is not None and unsure_from is not None and unsure_from > threshold:
+        raise ValueError(f"--unsure-from ({unsure_from:g}) must not be above the threshold ({threshold:g})")
+
+
 def band(args, model: dict) -> tuple[float, float | None]:
     """The threshold and unsure start in force: the command line's over the model's own, as the
     extension's options do (extension/src/settings.js band()). ValueError when they disagree."""
@@ -99,28 +108,21 @@ def band(args, model: dict) -> tuple[float, float | None]:
         unsure_from = own_from
     else:  # the model's band, moved down with the threshold
         unsure_from = max(threshold - max(0.0, model["threshold"] - own_from), 1e-6)
-    for name, v in (("--threshold", threshold), ("--unsure-from", unsure_from)):
-        if v is not None and not 0 < v < 1:
-            raise ValueError(f"{name} must be between 0 and 1 (exclusive), not {v:g}")
-    if unsure_from is not None and unsure_from > threshold:
-        raise ValueError(f"--unsure-from ({unsure_from:g}) must not be above the threshold ({threshold:g})")
+    check_band(threshold, unsure_from)
     return threshold, unsure_from
 
 
 def rejudge(rows: list[dict], model: dict, threshold: float, unsure_from: float | None) -> dict:
     """Every judged face and picture read again at this band (their probabilities are enough);
     returns the model summary with the band in force."""
-    def verdict(p: float) -> str:
-        if p >= threshold:
-            return "fake"
-        return "unsure" if unsure_from is not None and p >= unsure_from else "real"
+    from facecheck.contract import verdict_at
 
     for row in rows:
         for face in row.get("faces") or []:
             if isinstance(face, dict) and face.get("p_fake") is not None:
-                face["verdict"] = verdict(face["p_fake"])
+                face["verdict"] = verdict_at(face["p_fake"], threshold, unsure_from)
         if row.get("p_fake") is not None and row.get("verdict") in ("fake", "unsure", "real"):
-            row["verdict"] = verdict(row["p_fake"])
+            row["verdict"] = verdict_at(row["p_fake"], threshold, unsure_from)
     changed = (threshold, unsure_from) != (model["threshold"], model.get("unsure_from"))
     if not changed:
         return model
@@ -169,9 +171,7 @@ def _parse_scan_args(argv) -> argparse.Namespace:
     if args.engine == "ray" and (args.threshold is not None or args.unsure_from is not None):
         ap.error("--threshold and --unsure-from work with --engine local only")
     try:  # what can be checked before the model is known (band() checks the rest after)
-        given = {"threshold": args.threshold if args.threshold is not None else 1 - 1e-9,
-                 "unsure_from": None}
-        band(args, given)
+        check_band(args.threshold, args.unsure_from)
     except ValueError as e:
         ap.error(str(e))
     return args

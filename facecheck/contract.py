@@ -39,6 +39,16 @@ BRIEF_FIELDS = ("model_version", "architecture", "threshold", "unsure_from", "te
                 "crop_rule")
 
 
+def verdict_at(p_fake: float, threshold: float, unsure_from: float | None) -> str:
+    """The verdict rule: "fake" at or above the threshold, "unsure" in [unsure_from, threshold),
+    else "real". Contract.verdict applies the model's band; `facecheck scan --threshold` another."""
+    if p_fake >= threshold:
+        return "fake"
+    if unsure_from is not None and p_fake >= unsure_from:
+        return "unsure"
+    return "real"
+
+
 @dataclass
 class Contract:
     # Side of the square RGB crop the model takes, in pixels.
@@ -96,11 +106,7 @@ class Contract:
         return {k: getattr(self, k) for k in BRIEF_FIELDS}
 
     def verdict(self, p_fake: float) -> str:
-        if p_fake >= self.threshold:
-            return "fake"
-        if self.unsure_from is not None and p_fake >= self.unsure_from:
-            return "unsure"
-        return "real"
+        return verdict_at(p_fake, self.threshold, self.unsure_from)
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / CONTRACT_FILE

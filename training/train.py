@@ -299,7 +299,7 @@ def write_run(out, model_trained, args, contract, val_in, val_y, val_src, extra,
     calibrate it on validation, and write model, contract, metrics and curves."""
     ckpt = out / CHECKPOINT_DIR
     model_trained.load_weights(ckpt / "best.weights.h5")
-    clean = build_model(args.arch, contract.input_size)  # all trainable: the weights' order is the same
+    clean = build_model(args.arch, contract.input_size)  # freezing does not change the weights' order
     clean.set_weights(model_trained.get_weights())
     predictor = Predictor(clean, contract)
     calibration, p = calibrate(predictor, val_in, val_y, val_src,
