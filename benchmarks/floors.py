@@ -1,7 +1,7 @@
-"""Acceptance-floor benchmark (issue #15), measured through the real `facecheck scan` command.
+"""Acceptance-floor benchmark (issues #15 and #27), measured through the real `facecheck scan` command.
 
     python benchmarks/floors.py --data ../shared/data [--model DIR] [--out benchmarks/results/floors]
-                                [--limit N] [--strict]
+                                [--limit N] [--strict] [--floors 27|15]
 
 Scans, in one `facecheck scan ... --json` run: the `faces` test split, the cross-check set (clean,
 re-encoded as JPEG quality 50, and rescaled to 0.5x and back: training.evaluate.degrade's `jpeg50`
@@ -64,6 +64,24 @@ FLOORS = {
     # unsure share of the pictures of every faces-test source and every cross-check source, at most
     "unsure_share_max": 0.15,
 }
+
+# Issue #27's floors (facecheck-v3), stricter: every real source >= 95 % (none excepted), every
+# fake source >= 90 %, the grown crosscheck's generators, higher AUCs, and no UTKFace group above
+# 5 % accused ("max_rate", on top of the relative limit). `--floors 15` measures against the old.
+FLOORS_27 = {
+    **FLOORS,
+    "faces_real_acc": {"default": 0.95},
+    "faces_fake_acc": {"default": 0.90},
+    "faces_auc": {"overall": 0.98, "rvf10k": 0.97},
+    "crosscheck": {
+        "hardfakevsrealfaces": {"real_acc": 0.95, "fake_acc": 0.90, "auc": 0.99},
+        "taiwanese_studio": {"real_acc": 0.95},
+        "generated_photos": {"fake_acc": 0.95},
+        "stylegan3": {"fake_acc": 0.75},
+    },
+    "fairness": {**FLOORS["fairness"], "max_rate": 0.05},
+}
+FLOOR_SETS = {"15": FLOORS, "27": FLOORS_27}
 
 # The degraded cross-check conditions (names from training.evaluate.CONDITIONS).
 DEGRADED = ("jpeg50", "down0.5")
@@ -156,11 +174,11 @@ def utk_groups(name: str) -> dict:
     return out
 
 
-def fairness(rows, min_group=None, times_average=None, plus_points=None) -> dict:
+def fairness(rows, min_group=None, times_average=None, plus_points=None, max_rate=None) -> dict:
     """Accusation rates (real faces called `fake`; unsure is not an accusation) by age band, gender
     and race, over judged UTKFace real faces. Rows: dicts with `name` (the UTKFace file name or its
     origin path), `verdict`. Flags each group of >= min_group judged faces whose rate exceeds
-    max(times_average x average, average + plus_points)."""
+    max(times_average x average, average + plus_points), or max_rate where that is lower."""
     cfg = FLOORS["fairness"]
     min_group = cfg["min_group"] if min_group is None else min_group
     times_average = cfg["times_average"] if times_average is None else times_average
@@ -169,6 +187,8 @@ def fairness(rows, min_group=None, times_average=None, plus_points=None) -> dict
     accused = sum(r["verdict"] == "fake" for r in judged)
     average = _div(accused, len(judged))
     limit = None if average is None else max(times_average * average, average + plus_points)
+    if limit is not None and max_rate is not None:
+        limit = min(limit, max_rate)
     groups = []
     order = {"age": [b for *_, b in AGE_BANDS], "gender": list(GENDERS.values()),
              "race": list(RACES.values())}
@@ -296,7 +316,7 @@ def _fmt(kind, v):
 def render_markdown(report: dict) -> str:
     m = report["model"]
     band = "no unsure band" if m.get("unsure_from") is None else f"unsure from {m['unsure_from']}"
-    lines = ["# Acceptance floors (issue #15)", "",
+    lines = [f"# Acceptance floors (issue #{report.get('floors_issue', '15')})", "",
              f"Model `{m.get('model_version')}` (threshold {m.get('threshold')}, {band}), measured "
              f"through `facecheck scan`. Command: `{report['command']}`; "
              f"{report['seconds']['total']:.0f} s wall ({report['seconds']['scan']:.0f} s in the scan, "
@@ -387,6 +407,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--limit", type=int, default=0,
                     help="at most N pictures per set, spread over its sources and classes (development)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when any floor is not PASS")
+    ap.add_argument("--floors", choices=sorted(FLOOR_SETS), default="27",
+                    help="which issue's floors to check: 27 (facecheck-v3, default) or 15 (v1/v2's)")
     return ap.parse_args(argv)
 
 
@@ -425,10 +447,10 @@ def main(argv=None) -> int:
         "model": doc["model"], "data": str(data), "limit": args.limit,
         "images_scanned": len(doc["results"]),
         "sets": {name: score_by_source(rows) for name, rows in set_rows.items()},
-        "fairness": fairness(utk_rows),
-        "floors_config": FLOORS,
+        "fairness": fairness(utk_rows, **FLOOR_SETS[args.floors]["fairness"]),
+        "floors_issue": args.floors, "floors_config": FLOOR_SETS[args.floors],
     }
-    report["floors"] = check_floors(report)
+    report["floors"] = check_floors(report, FLOOR_SETS[args.floors])
     report["seconds"] = {"scan": round(scan_seconds, 1), "total": round(time.time() - t0, 1)}
     text = render_markdown(report)
     (out / "floors.md").write_text(text)

@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks.floors import (
     FLOORS,
+    FLOORS_27,
     check_floors,
     fairness,
     roc_auc,
@@ -217,6 +218,28 @@ def test_floors_can_be_changed_in_one_place():
     floors = copy.deepcopy(FLOORS)
     floors["faces_fake_acc"]["default"] = 0.87
     assert _status(check_floors(_results(), floors))["faces test omi fake-acc"] == "FAIL"
+
+
+def test_issue_27_floors_are_stricter_and_cover_the_new_generators():
+    res = _results()
+    res["sets"]["crosscheck"]["sources"]["generated_photos"] = {
+        "n_real": 0, "n_fake": 600, "real_acc": None, "fake_acc": 0.94, "balanced_accuracy": None,
+        "auc": None, "unsure_share": 0.0}
+    old, new = _status(check_floors(res)), _status(check_floors(res, FLOORS_27))
+    assert old["faces test rvf10k real-acc"] == "PASS" and new["faces test rvf10k real-acc"] == "FAIL"
+    assert old["faces test overall ROC AUC"] == "PASS" and new["faces test overall ROC AUC"] == "FAIL"
+    assert "crosscheck generated_photos fake-acc" not in old
+    assert new["crosscheck generated_photos fake-acc"] == "FAIL"
+    assert new["crosscheck stylegan3 fake-acc"] == "n/a"  # not measured is not a pass
+
+
+def test_issue_27_fairness_caps_every_group_at_five_percent():
+    # average 4.2 %: the relative limit (9.2 %) lets a 7.5 % group through, the 5 % cap does not
+    rows = [_utk(0, "fake" if i < 7 else "real") for i in range(200)] + [
+        _utk(1, "fake" if i < 3 else "real") for i in range(40)]
+    assert fairness(rows)["flagged"] == []
+    capped = fairness(rows, **FLOORS_27["fairness"])
+    assert capped["limit"] == 0.05 and capped["flagged"] == ["race Black"]
 
 
 def test_stratified_limit_keeps_every_stratum():

@@ -14,6 +14,8 @@ Policies:
   passport-style real headshots would be flagged; and on another share, *background defocus*: the
   surroundings blurred as by a portrait lens, since the pool's bokeh is mostly on real photos.
 - "reference": the reference project's recipe only.
+- "light": the reference recipe plus the web copy (down-then-up rescaling, JPEG re-compression at
+  random quality), for both classes: what a pretrained backbone's short fine-tune gets (issue #27).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import tensorflow as tf
 from facecheck.contract import Contract
 from facecheck.preprocess import resize
 
-POLICIES = ("facecheck", "reference")
+POLICIES = ("facecheck", "reference", "light")
 
 
 class _Draws:
@@ -176,6 +178,7 @@ def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: f
         raise ValueError(f"unknown augmentation policy {policy!r}")
     out = contract.input_size
     full = policy == "facecheck"
+    web_copy = policy in ("facecheck", "light")
 
     def augment(image, seed, label=None):
         d = _Draws(seed)
@@ -192,7 +195,7 @@ def make_augment(contract: Contract, policy: str = "facecheck", border_jitter: f
             img = tf.ensure_shape(img, (out, out, 3))
         img = tf.cond(d.chance(0.5), lambda: tf.image.flip_left_right(img), lambda: img)
         img = _photometric(img, d, full)
-        if full:
+        if web_copy:
             img = _web_copy(img, d, contract)
         if label is not None and max(quality_match) > 0:
             share = tf.where(tf.cast(label, tf.float32) > 0.5, quality_match[1], quality_match[0])

@@ -1,0 +1,145 @@
+"""Compare training runs per source, fast: for sweeps over recipes and seeds (issue #27).
+
+    python benchmarks/sweep.py runs/v3/d128-s0 runs/v3/d128-s1 ... --out docs/sweep.md
+
+Every run is scored on the pool's `faces` test split and on crosscheck, per source: ROC AUC where a
+source has both classes, and at the run's own calibrated operating point the share of each fake
+source caught and of each real source not accused (called real or unsure: what
+`benchmarks/floors.py` counts as real-acc). The faces are cut by the contract's crop rule from
+decoded pictures kept in the decode cache (training.data), so a sweep of ten runs costs minutes,
+not the ten floors runs (every picture through `facecheck scan`) that confirm the one chosen.
+Crosscheck pictures are decoded at 320 px (they are 256-300 px), the pool's at their native 160 px,
+so each crop is cut from about the resolution the scanner sees. Runs named NAME-sN are also
+summarised per NAME: the mean and the range over its seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from facecheck import metrics as M  # noqa: E402
+from facecheck.contract import Contract  # noqa: E402
+from training.data import face_crops, list_samples, load_pixels  # noqa: E402
+
+SETS = (("faces", "faces/manifest.csv", "test", 160), ("crosscheck", "crosscheck/manifest.csv", None, 320))
+TPDNE = "hardfakevsrealfaces"
+
+
+def load_sets(data: Path, contract: Contract) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{set: (face crops at the model's input size, labels, sources)}."""
+    out = {}
+    for name, manifest, split, size in SETS:
+        samples = list_samples(data / manifest, split)
+        pixels, samples, failed = load_pixels(samples, size, progress=False)
+        if failed:
+            print(f"{name}: {len(failed)} undecodable pictures skipped", file=sys.stderr)
+        crops, _ = face_crops(pixels, samples, contract, contract.input_size, progress=False)
+        out[name] = (crops, np.array([s.label for s in samples]), np.array([s.source for s in samples]))
+    return out
+
+
+def score_run(run: Path, sets) -> dict:
+    """{set/source: {auc, caught | called_real, n}} plus the run's threshold."""
+    import keras
+
+    from facecheck.predictor import Predictor
+
+    contract = Contract.load(run)
+    predictor = Predictor(keras.models.load_model(run / "model.keras", compile=False), contract)
+    rows = {}
+    for name, (crops, y, src) in sets.items():
+        p = M.sigmoid(predictor.logits(crops.astype(np.float32)) / contract.temperature)
+        rows[f"{name}/all"] = {"auc": M.binary_report(y, p, contract.threshold)["auc"], "n": len(y)}
+        for s in sorted(set(src)):
+            k, ys, ps = src == s, y[src == s], p[src == s]
+            for label in sorted(set(ys)):
+                pl = ps[ys == label]
+                key = "caught" if label else "called_real"
+                accused = float(np.mean(pl >= contract.threshold))
+                value = accused if label else 1.0 - accused
+                rows.setdefault(f"{name}/{s}", {"n": int(k.sum())})[key] = value
+            if len(set(ys)) == 2:
+                rows[f"{name}/{s}"]["auc"] = M.binary_report(ys, ps, contract.threshold)["auc"]
+    return {"threshold": contract.threshold, "unsure_from": contract.unsure_from, "rows": rows}
+
+
+def columns(scores: dict) -> list[tuple[str, str]]:
+    """(row key, measure) in a fixed order: AUCs, then fakes caught, then reals called real."""
+    keys = sorted({k for s in scores.values() for k in s["rows"]})
+    cols = [(k, "auc") for k in keys if all("auc" in s["rows"].get(k, {}) for s in scores.values())]
+    cols += [(k, "caught") for k in keys if "caught" in next(iter(scores.values()))["rows"].get(k, {})]
+    cols += [(k, "called_real") for k in keys
+             if "called_real" in next(iter(scores.values()))["rows"].get(k, {})]
+    return cols
+
+
+def _fmt(measure: str, v: float) -> str:
+    return f"{v:.3f}" if measure == "auc" else f"{100 * v:.1f}"
+
+
+def render(scores: dict[str, dict], command: str) -> str:
+    cols = columns(scores)
+    groups = defaultdict(list)
+    for run in scores:
+        groups[re.sub(r"-s\d+$", "", run)].append(run)
+    lines = [f"# Sweep: {len(scores)} runs, per source", "", f"Command: `{command}`", "",
+             "AUC: ROC AUC. caught: % of a fake source called generated at the run's threshold. "
+             "real: % of a real source not accused (below the threshold; unsure included, as in "
+             "the floors). Per run, then per recipe (mean, min-max over its seeds).", ""]
+    header = ["measure", *scores, *(f"{g} mean (min-max)" for g, runs in groups.items() if len(runs) > 1)]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    cells = [f"{s['threshold']:.3f}" for s in scores.values()] + [""] * (len(header) - 1 - len(scores))
+    lines.append("| threshold | " + " | ".join(cells) + " |")
+    for key, measure in cols:
+        label = {"auc": "AUC", "caught": "caught", "called_real": "real"}[measure]
+        vals = [scores[r]["rows"].get(key, {}).get(measure) for r in scores]
+        cells = ["" if v is None else _fmt(measure, v) for v in vals]
+        for runs in (r for r in groups.values() if len(r) > 1):
+            vs = [scores[r]["rows"][key][measure] for r in runs]
+            low, high = _fmt(measure, min(vs)), _fmt(measure, max(vs))
+            cells.append(f"{_fmt(measure, float(np.mean(vs)))} ({low}-{high})")
+        lines.append(f"| {key} {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help="run folders (model.keras + contract.json)")
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--out", help="markdown table to write (and a .json beside it)")
+    args = ap.parse_args(argv)
+    runs = [Path(r) for r in args.runs]
+    by_size = defaultdict(list)
+    for run in runs:
+        c = Contract.load(run)
+        by_size[(c.input_size, c.crop_rule, c.crop_scale, c.crop_shift_y)].append(run)
+    scores = {}
+    for group in by_size.values():
+        sets = load_sets(Path(args.data), Contract.load(group[0]))
+        for run in group:
+            scores[run.name] = score_run(run, sets)
+            print(f"scored {run.name}", file=sys.stderr)
+    scores = {r.name: scores[r.name] for r in runs}
+    text = render(scores, "python benchmarks/sweep.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+        Path(args.out).with_suffix(".json").write_text(json.dumps(scores, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
