@@ -121,13 +121,25 @@ ship: setup
 	$(BIN)/python -m training.calibrate --model $(MODEL) --data $(DATA)/faces/manifest.csv \
 	  --model-version $(notdir $(MODEL))-$(notdir $(RUN)) --reset-detector
 
-## Accuracy benchmark of the shipped model (and the reference run if present); writes benchmarks/results/.
-benchmark: setup
+## Every figure the README and docs quote for the shipped model, regenerated (about an hour on 2
+## cores): accuracy tables, floors + fairness, the README's headline table, Python/browser speed,
+## the server over HTTP and the extension as a user meets it; all into benchmarks/results/.
+HEADLINE ?= facecheck-v1=benchmarks/results/floors-v1 facecheck-v2=benchmarks/results/floors-v2 \
+	reference=benchmarks/results/floors-reference
+benchmark: setup extension
 	$(BIN)/python benchmarks/accuracy.py --data $(DATA)
+	$(MAKE) floors
+	$(BIN)/python benchmarks/headline.py --readme README.md $(HEADLINE)
+	$(BIN)/python benchmarks/speed.py --model $(MODEL)
+	$(BIN)/python benchmarks/server.py
+	$(BIN)/python benchmarks/extension.py --ext dist/extension
 
-## Issue #15's floors and the UTKFace fairness check through `facecheck scan` (about 4-6 min).
+## Issue #27's floors (FLOORS=15 for issue #15's) and the UTKFace fairness check through
+## `facecheck scan` (about 15 min on 2 cores): benchmarks/results/floors-v2 for models/facecheck-v2.
+FLOORS ?= 27
 floors: setup
-	$(BIN)/python benchmarks/floors.py --data $(DATA) --model $(MODEL) --out benchmarks/results/floors-$(notdir $(MODEL))
+	$(BIN)/python benchmarks/floors.py --data $(DATA) --model $(MODEL) --floors $(FLOORS) \
+	  --out benchmarks/results/floors-$(subst facecheck-,,$(notdir $(MODEL)))
 
 benchmark-extension: extension
 	$(BIN)/python benchmarks/extension.py --ext dist/extension
