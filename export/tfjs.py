@@ -35,7 +35,7 @@ from facecheck.layers import CUSTOM_OBJECTS
 from facecheck.predictor import default_model_dir
 
 
-def convert(keras_path: Path, out: Path, quantize: str) -> dict:
+def convert(keras_path: Path, out: Path, quantize: str, uint8: str = "") -> dict:
     """One saved Keras model -> a TF.js graph model in `out`; returns what export.json records."""
     model = keras.saving.load_model(keras_path, compile=False, custom_objects=CUSTOM_OBJECTS)
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,9 +45,13 @@ def convert(keras_path: Path, out: Path, quantize: str) -> dict:
                "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
                "--signature_name=serving_default", "--saved_model_tags=serve"]
         if quantize == "float16":
-            cmd.append("--quantize_float16=*")
+            # A bare flag means "every weight not named by another quantize flag"; it must not be
+            # last (it would take the next word as its value).
+            cmd.append("--quantize_float16" if uint8 else "--quantize_float16=*")
         elif quantize == "uint8":
             cmd.append("--quantize_uint8=*")
+        if uint8 and quantize != "uint8":  # these weights 1-byte affine, the rest as `quantize` says
+            cmd.append(f"--quantize_uint8={uint8}")
         if out.exists():
             shutil.rmtree(out)
         subprocess.run([*cmd, str(saved), str(out)], check=True)
@@ -69,6 +73,10 @@ def main(argv=None) -> int:
     ap.add_argument("--detector", type=Path, default=DETECTOR_DIR, help="folder of blazeface.keras")
     ap.add_argument("--out", type=Path, default=Path("build/model"))
     ap.add_argument("--quantize", choices=("float16", "uint8", "none"), default="float16")
+    ap.add_argument("--uint8", default="", metavar="NAMES",
+                    help="classifier weights to store as 1-byte affine instead (comma-separated TF.js "
+                         "weight names, * wildcards: e.g. '*/head_1/*', a pretrained backbone's "
+                         "widest 1x1 convolution); measure with the parity test before shipping")
     args = ap.parse_args(argv)
 
     model_dir = args.model or default_model_dir()
@@ -77,7 +85,8 @@ def main(argv=None) -> int:
     info = {
         "model_version": contract.model_version,
         "quantize": args.quantize,
-        "classifier": convert(model_dir / MODEL_FILE, args.out / "classifier", args.quantize),
+        "uint8": args.uint8,
+        "classifier": convert(model_dir / MODEL_FILE, args.out / "classifier", args.quantize, args.uint8),
         "detector": convert(args.detector / DETECTOR_FILE, args.out / "detector", args.quantize),
     }
     # Re-written, not copied: the same values, with every default the Python side fills in made
