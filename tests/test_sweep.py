@@ -1,0 +1,36 @@
+"""benchmarks/sweep.py: the per-source table over runs and the per-recipe summary over seeds."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import sweep  # noqa: E402
+
+
+def _score(threshold, auc, caught, real):
+    return {"threshold": threshold, "unsure_from": None, "rows": {
+        "faces/all": {"auc": auc, "n": 10},
+        "faces/rvf10k": {"auc": auc, "caught": caught, "called_real": real, "n": 10},
+        "crosscheck/taiwanese_studio": {"called_real": real, "n": 5}}}
+
+
+def test_runs_side_by_side_and_seeds_summarised_per_recipe():
+    scores = {"v2": _score(0.85, 0.95, 0.62, 0.946), "e-s0": _score(0.89, 0.94, 0.50, 0.90),
+              "e-s1": _score(0.88, 0.96, 0.60, 1.0)}
+    text = sweep.render(scores, "python benchmarks/sweep.py v2 e-s0 e-s1")
+    assert "| measure | v2 | e-s0 | e-s1 | e mean (min-max) |" in text
+    assert "| threshold | 0.850 | 0.890 | 0.880 |  |" in text
+    assert "| faces/rvf10k AUC | 0.950 | 0.940 | 0.960 | 0.950 (0.940-0.960) |" in text
+    assert "| faces/rvf10k caught | 62.0 | 50.0 | 60.0 | 55.0 (50.0-60.0) |" in text
+    assert "| crosscheck/taiwanese_studio real | 94.6 | 90.0 | 100.0 | 95.0 (90.0-100.0) |" in text
+    # AUCs first, then fakes caught, then reals not accused
+    order = [line.split(" |")[0] for line in text.splitlines() if line.startswith("| faces/rvf10k")]
+    assert order == ["| faces/rvf10k AUC", "| faces/rvf10k caught", "| faces/rvf10k real"]
+
+
+def test_a_measure_one_run_lacks_is_left_out_of_the_auc_rows():
+    scores = {"a": _score(0.5, 0.9, 0.5, 0.9), "b": _score(0.5, 0.9, 0.5, 0.9)}
+    del scores["b"]["rows"]["faces/rvf10k"]["auc"]
+    cols = sweep.columns(scores)
+    assert ("faces/rvf10k", "auc") not in cols and ("faces/all", "auc") in cols
