@@ -63,16 +63,14 @@ def score_run(run: Path, sets) -> dict:
     for name, (crops, y, src) in sets.items():
         p = M.sigmoid(predictor.logits(crops.astype(np.float32)) / contract.temperature)
         rows[f"{name}/all"] = {"auc": M.binary_report(y, p, contract.threshold)["auc"], "n": len(y)}
-        for s in sorted(set(src)):
-            k, ys, ps = src == s, y[src == s], p[src == s]
-            for label in sorted(set(ys)):
-                pl = ps[ys == label]
-                key = "caught" if label else "called_real"
-                accused = float(np.mean(pl >= contract.threshold))
-                value = accused if label else 1.0 - accused
-                rows.setdefault(f"{name}/{s}", {"n": int(k.sum())})[key] = value
-            if len(set(ys)) == 2:
-                rows[f"{name}/{s}"]["auc"] = M.binary_report(ys, ps, contract.threshold)["auc"]
+        for s, r in M.per_source(y, p, src, contract.threshold).items():
+            row = rows[f"{name}/{s}"] = {"n": r["n"]}
+            if r["fake_acc"] is not None:
+                row["caught"] = r["fake_acc"]
+            if r["real_acc"] is not None:
+                row["called_real"] = r["real_acc"]  # not accused: unsure counts here
+            if r["auc"] is not None:
+                row["auc"] = r["auc"]
     return {"threshold": contract.threshold, "unsure_from": contract.unsure_from, "rows": rows}
 
 
