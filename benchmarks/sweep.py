@@ -10,7 +10,8 @@ decoded pictures kept in the decode cache (training.data), so a sweep of ten run
 not the ten floors runs (every picture through `facecheck scan`) that confirm the one chosen.
 Crosscheck pictures are decoded at 320 px (they are 256-300 px), the pool's at their native 160 px,
 so each crop is cut from about the resolution the scanner sees. Runs named NAME-sN are also
-summarised per NAME: the mean and the range over its seeds.
+summarised per NAME: the mean and the range over its seeds. `A+B` scores an ensemble of runs A and
+B: the mean of their calibrated logits, its operating point chosen on the val split as training does.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from facecheck import metrics as M  # noqa: E402
 from facecheck.contract import Contract  # noqa: E402
 from training.data import face_crops, list_samples, load_pixels  # noqa: E402
 
-SETS = (("faces", "faces/manifest.csv", "test", 160), ("crosscheck", "crosscheck/manifest.csv", None, 320))
+SETS = (("val", "faces/manifest.csv", "val", 160), ("faces", "faces/manifest.csv", "test", 160),
+        ("crosscheck", "crosscheck/manifest.csv", None, 320))
 TPDNE = "hardfakevsrealfaces"
 
 
@@ -51,19 +53,27 @@ def load_sets(data: Path, contract: Contract) -> dict[str, tuple[np.ndarray, np.
     return out
 
 
-def score_run(run: Path, sets) -> dict:
-    """{set/source: {auc, caught | called_real, n}} plus the run's threshold."""
+def probabilities(run: Path, sets) -> dict[str, np.ndarray]:
+    """{set: the run's calibrated p_fake for every picture}: what `facecheck scan` would report."""
     import keras
 
     from facecheck.predictor import Predictor
 
     contract = Contract.load(run)
     predictor = Predictor(keras.models.load_model(run / "model.keras", compile=False), contract)
+    return {name: M.sigmoid(predictor.logits(crops.astype(np.float32)) / contract.temperature)
+            for name, (crops, _, _) in sets.items()}
+
+
+def rows_at(ps: dict[str, np.ndarray], sets, threshold: float) -> dict:
+    """{set/source: {auc, caught | called_real, n}} on the scored sets (val is left out)."""
     rows = {}
-    for name, (crops, y, src) in sets.items():
-        p = M.sigmoid(predictor.logits(crops.astype(np.float32)) / contract.temperature)
-        rows[f"{name}/all"] = {"auc": M.binary_report(y, p, contract.threshold)["auc"], "n": len(y)}
-        for s, r in M.per_source(y, p, src, contract.threshold).items():
+    for name, (_, y, src) in sets.items():
+        if name == "val":
+            continue
+        p = ps[name]
+        rows[f"{name}/all"] = {"auc": M.binary_report(y, p, threshold)["auc"], "n": len(y)}
+        for s, r in M.per_source(y, p, src, threshold).items():
             row = rows[f"{name}/{s}"] = {"n": r["n"]}
             if r["fake_acc"] is not None:
                 row["caught"] = r["fake_acc"]
@@ -71,7 +81,20 @@ def score_run(run: Path, sets) -> dict:
                 row["called_real"] = r["real_acc"]  # not accused: unsure counts here
             if r["auc"] is not None:
                 row["auc"] = r["auc"]
-    return {"threshold": contract.threshold, "unsure_from": contract.unsure_from, "rows": rows}
+    return rows
+
+
+def ensemble(members: list[dict[str, np.ndarray]], sets) -> tuple[dict[str, np.ndarray], float, float]:
+    """Average the members' calibrated logits; choose the operating point on the val split the way
+    training.calibrate does (no val real source above 5% accused). Returns (ps, threshold, unsure)."""
+    def logit(p):
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        return np.log(p / (1 - p))
+
+    ps = {name: M.sigmoid(np.mean([logit(m[name]) for m in members], axis=0)) for name in sets}
+    _, y, src = sets["val"]
+    threshold, unsure_from, _ = M.choose_operating_point(y, ps["val"], src)
+    return ps, threshold, unsure_from
 
 
 def columns(scores: dict) -> list[tuple[str, str]]:
@@ -113,24 +136,39 @@ def render(scores: dict[str, dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def score(specs: list[list[Path]], data: Path) -> dict[str, dict]:
+    """{name: {threshold, unsure_from, rows}} per spec: one run, or runs joined by "+" (an ensemble
+    averaging their calibrated logits, its operating point chosen on val)."""
+    sets_by_crop, probs = {}, {}
+    for run in dict.fromkeys(r for spec in specs for r in spec):
+        c = Contract.load(run)
+        key = (c.input_size, c.crop_rule, c.crop_scale, c.crop_shift_y)
+        if key not in sets_by_crop:
+            sets_by_crop[key] = load_sets(data, c)
+        probs[run] = probabilities(run, sets_by_crop[key])
+        print(f"scored {run.name}", file=sys.stderr)
+    sets = next(iter(sets_by_crop.values()))  # labels and sources are the same for every crop rule
+    scores = {}
+    for spec in specs:
+        name = "+".join(r.name for r in spec)
+        if len(spec) == 1:
+            c = Contract.load(spec[0])
+            ps, threshold, unsure_from = probs[spec[0]], c.threshold, c.unsure_from
+        else:
+            ps, threshold, unsure_from = ensemble([probs[r] for r in spec], sets)
+        scores[name] = {"threshold": threshold, "unsure_from": unsure_from,
+                        "rows": rows_at(ps, sets, threshold)}
+    return scores
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="run folders (model.keras + contract.json)")
+    ap.add_argument("runs", nargs="+", help="run folders (model.keras + contract.json); RUN+RUN scores "
+                    "an ensemble of them (mean calibrated logit, operating point chosen on val)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--out", help="markdown table to write (and a .json beside it)")
     args = ap.parse_args(argv)
-    runs = [Path(r) for r in args.runs]
-    by_size = defaultdict(list)
-    for run in runs:
-        c = Contract.load(run)
-        by_size[(c.input_size, c.crop_rule, c.crop_scale, c.crop_shift_y)].append(run)
-    scores = {}
-    for group in by_size.values():
-        sets = load_sets(Path(args.data), Contract.load(group[0]))
-        for run in group:
-            scores[run.name] = score_run(run, sets)
-            print(f"scored {run.name}", file=sys.stderr)
-    scores = {r.name: scores[r.name] for r in runs}
+    scores = score([[Path(r) for r in spec.split("+")] for spec in args.runs], Path(args.data))
     text = render(scores, "python benchmarks/sweep.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(text)
     if args.out:

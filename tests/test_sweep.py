@@ -34,3 +34,35 @@ def test_a_measure_one_run_lacks_is_left_out_of_the_auc_rows():
     del scores["b"]["rows"]["faces/rvf10k"]["auc"]
     cols = sweep.columns(scores)
     assert ("faces/rvf10k", "auc") not in cols and ("faces/all", "auc") in cols
+
+
+def _sets():
+    import numpy as np
+
+    y = np.array([0] * 40 + [1] * 20)
+    src = np.array(["a"] * 20 + ["b"] * 20 + ["f"] * 20)
+    return {name: (None, y, src) for name in ("val", "faces")}
+
+
+def test_an_ensemble_averages_logits_and_picks_its_threshold_on_val():
+    import numpy as np
+
+    sets = _sets()
+    y = sets["val"][1]
+    rng = np.random.default_rng(0)
+    # member 1 confuses real source "a" with fakes, member 2 real source "b": together they do not
+    p1 = np.where(y == 1, 0.9, 0.1).astype(float)
+    p2 = p1.copy()
+    p1[:20] = rng.uniform(0.85, 0.95, 20)
+    p2[20:40] = rng.uniform(0.85, 0.95, 20)
+    members = [{"val": p1, "faces": p1}, {"val": p2, "faces": p2}]
+    ps, threshold, unsure_from = sweep.ensemble(members, sets)
+    z = (np.log(p1 / (1 - p1)) + np.log(p2 / (1 - p2))) / 2
+    assert np.allclose(ps["faces"], 1 / (1 + np.exp(-z)))
+    assert unsure_from <= threshold < 0.9  # every fake caught, no real source accused
+    rows = sweep.rows_at(ps, sets, threshold)
+    assert "val/all" not in rows
+    assert rows["faces/f"]["caught"] == 1.0 and rows["faces/a"]["called_real"] == 1.0
+    # each member alone must push its threshold above its fakes to spare its confused source
+    _, t1, _ = sweep.ensemble([members[0]], sets)
+    assert t1 > 0.9
