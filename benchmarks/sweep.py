@@ -11,7 +11,8 @@ not the ten floors runs (every picture through `facecheck scan`) that confirm th
 Crosscheck pictures are decoded at 320 px (they are 256-300 px), the pool's at their native 160 px,
 so each crop is cut from about the resolution the scanner sees. Runs named NAME-sN are also
 summarised per NAME: the mean and the range over its seeds. `A+B` scores an ensemble of runs A and
-B: the mean of their calibrated logits, its operating point chosen on the val split as training does.
+B: the mean of their calibrated logits, its operating point chosen on the val split as training does
+(`A@0.3+B@0.7` weights them); the val split's fakes caught at that point is reported, to choose by.
 """
 
 from __future__ import annotations
@@ -66,13 +67,15 @@ def probabilities(run: Path, sets) -> dict[str, np.ndarray]:
 
 
 def rows_at(ps: dict[str, np.ndarray], sets, threshold: float) -> dict:
-    """{set/source: {auc, caught | called_real, n}} on the scored sets (val is left out)."""
+    """{set/source: {auc, caught | called_real, n}} on the scored sets; of val (where the operating
+    point was chosen), only the whole split's AUC and fakes caught: what a choice may be made by."""
     rows = {}
     for name, (_, y, src) in sets.items():
-        if name == "val":
-            continue
         p = ps[name]
         rows[f"{name}/all"] = {"auc": M.binary_report(y, p, threshold)["auc"], "n": len(y)}
+        if name == "val":
+            rows["val/all"]["caught"] = float((p[y == 1] >= threshold).mean())
+            continue
         for s, r in M.per_source(y, p, src, threshold).items():
             row = rows[f"{name}/{s}"] = {"n": r["n"]}
             if r["fake_acc"] is not None:
@@ -84,14 +87,18 @@ def rows_at(ps: dict[str, np.ndarray], sets, threshold: float) -> dict:
     return rows
 
 
-def ensemble(members: list[dict[str, np.ndarray]], sets) -> tuple[dict[str, np.ndarray], float, float]:
-    """Average the members' calibrated logits; choose the operating point on the val split the way
-    training.calibrate does (no val real source above 5% accused). Returns (ps, threshold, unsure)."""
+def ensemble(members: list[dict[str, np.ndarray]], sets, weights=None) -> tuple[dict, float, float]:
+    """Average the members' calibrated logits (weighted, weights normalised); choose the operating
+    point on the val split as training.calibrate does (no val real source above 5% accused).
+    Returns (ps, threshold, unsure_from)."""
     def logit(p):
         p = np.clip(p, 1e-7, 1 - 1e-7)
         return np.log(p / (1 - p))
 
-    ps = {name: M.sigmoid(np.mean([logit(m[name]) for m in members], axis=0)) for name in sets}
+    w = np.ones(len(members)) if weights is None else np.asarray(weights, float)
+    w = w / w.sum()
+    ps = {name: M.sigmoid(sum(wi * logit(m[name]) for wi, m in zip(w, members, strict=True)))
+          for name in sets}
     _, y, src = sets["val"]
     threshold, unsure_from, _ = M.choose_operating_point(y, ps["val"], src)
     return ps, threshold, unsure_from
@@ -136,11 +143,22 @@ def render(scores: dict[str, dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score(specs: list[list[Path]], data: Path) -> dict[str, dict]:
-    """{name: {threshold, unsure_from, rows}} per spec: one run, or runs joined by "+" (an ensemble
-    averaging their calibrated logits, its operating point chosen on val)."""
+def parse_spec(spec: str) -> list[tuple[Path, float]]:
+    """"RUN" or "RUN[@W]+RUN[@W]...": the runs of an ensemble and their weights (default 1)."""
+    members = []
+    for part in spec.split("+"):
+        path, _, weight = part.partition("@")
+        members.append((Path(path), float(weight) if weight else 1.0))
+    return members
+
+
+def score(specs: list[str], data: Path) -> dict[str, dict]:
+    """{name: {threshold, unsure_from, rows}} per spec (parse_spec): one run at its own operating
+    point, or an ensemble of runs (their calibrated logits averaged, its operating point chosen
+    on val)."""
+    specs = {spec: parse_spec(spec) for spec in specs}
     sets_by_crop, probs = {}, {}
-    for run in dict.fromkeys(r for spec in specs for r in spec):
+    for run in dict.fromkeys(r for members in specs.values() for r, _ in members):
         c = Contract.load(run)
         key = (c.input_size, c.crop_rule, c.crop_scale, c.crop_shift_y)
         if key not in sets_by_crop:
@@ -149,13 +167,14 @@ def score(specs: list[list[Path]], data: Path) -> dict[str, dict]:
         print(f"scored {run.name}", file=sys.stderr)
     sets = next(iter(sets_by_crop.values()))  # labels and sources are the same for every crop rule
     scores = {}
-    for spec in specs:
-        name = "+".join(r.name for r in spec)
-        if len(spec) == 1:
-            c = Contract.load(spec[0])
-            ps, threshold, unsure_from = probs[spec[0]], c.threshold, c.unsure_from
+    for spec, members in specs.items():
+        name = "+".join(Path(part).name for part in spec.split("+"))
+        if len(members) == 1:
+            c = Contract.load(members[0][0])
+            ps, threshold, unsure_from = probs[members[0][0]], c.threshold, c.unsure_from
         else:
-            ps, threshold, unsure_from = ensemble([probs[r] for r in spec], sets)
+            ps, threshold, unsure_from = ensemble([probs[r] for r, _ in members], sets,
+                                                  [w for _, w in members])
         scores[name] = {"threshold": threshold, "unsure_from": unsure_from,
                         "rows": rows_at(ps, sets, threshold)}
     return scores
@@ -164,11 +183,12 @@ def score(specs: list[list[Path]], data: Path) -> dict[str, dict]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="run folders (model.keras + contract.json); RUN+RUN scores "
-                    "an ensemble of them (mean calibrated logit, operating point chosen on val)")
+                    "an ensemble of them (mean calibrated logit, operating point chosen on val), "
+                    "RUN@W+RUN@W a weighted one")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--out", help="markdown table to write (and a .json beside it)")
     args = ap.parse_args(argv)
-    scores = score([[Path(r) for r in spec.split("+")] for spec in args.runs], Path(args.data))
+    scores = score(args.runs, Path(args.data))
     text = render(scores, "python benchmarks/sweep.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(text)
     if args.out:

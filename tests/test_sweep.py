@@ -61,8 +61,24 @@ def test_an_ensemble_averages_logits_and_picks_its_threshold_on_val():
     assert np.allclose(ps["faces"], 1 / (1 + np.exp(-z)))
     assert unsure_from <= threshold < 0.9  # every fake caught, no real source accused
     rows = sweep.rows_at(ps, sets, threshold)
-    assert "val/all" not in rows
+    assert set(rows["val/all"]) == {"auc", "caught", "n"} and "val/a" not in rows
     assert rows["faces/f"]["caught"] == 1.0 and rows["faces/a"]["called_real"] == 1.0
     # each member alone must push its threshold above its fakes to spare its confused source
     _, t1, _ = sweep.ensemble([members[0]], sets)
     assert t1 > 0.9
+
+
+def test_ensemble_specs_name_their_runs_and_weights():
+    assert sweep.parse_spec("runs/a") == [(Path("runs/a"), 1.0)]
+    assert sweep.parse_spec("models/v2@0.3+runs/b@0.7") == [(Path("models/v2"), 0.3), (Path("runs/b"), 0.7)]
+
+
+def test_weights_move_the_ensemble_towards_a_member():
+    import numpy as np
+
+    sets = _sets()
+    p1, p2 = np.full(60, 0.9), np.full(60, 0.1)
+    members = [{"val": p1, "faces": p1}, {"val": p2, "faces": p2}]
+    ps, _, _ = sweep.ensemble(members, sets, [3, 1])
+    z = 0.75 * np.log(9) + 0.25 * np.log(1 / 9)
+    assert np.allclose(ps["faces"], 1 / (1 + np.exp(-z)))
