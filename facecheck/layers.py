@@ -1,4 +1,5 @@
-"""The one custom Keras layer of the face detector, shaped so that the TF.js export runs.
+"""The project's custom Keras layers, shaped so that the TF.js export runs: the face detector's
+ChannelPad, and MirrorImage for ensembles that average a member with its mirror image in-graph.
 
 BlazeBlock shortcuts that widen need zero channels appended. Two obvious ways to do that fail:
 a fixed 1x1 convolution (the TF.js converter fuses the following Add into it as a bias, which the
@@ -29,5 +30,14 @@ class ChannelPad(keras.layers.Layer):
         return {**super().get_config(), "extra": self.extra}
 
 
-# What keras.saving.load_model needs to rebuild a saved detector (saved as "facecheck>ChannelPad").
-CUSTOM_OBJECTS = {keras.saving.get_registered_name(ChannelPad): ChannelPad}
+@keras.saving.register_keras_serializable(package="facecheck")
+class MirrorImage(keras.layers.Layer):
+    """The image mirrored left to right (NHWC): a member's test-time flip inside a merged model
+    (training/ensemble.py), so the predictors need not know about it."""
+
+    def call(self, x):
+        return keras.ops.flip(x, axis=2)
+
+
+# What keras.saving.load_model needs to rebuild saved models (saved as "facecheck>ChannelPad"...).
+CUSTOM_OBJECTS = {keras.saving.get_registered_name(c): c for c in (ChannelPad, MirrorImage)}

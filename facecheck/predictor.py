@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from facecheck.contract import MODEL_FILE, Contract
 from facecheck.detector import Detector
+from facecheck.layers import CUSTOM_OBJECTS
 from facecheck.paths import SHIPPED_MODEL_DIR, default_model_dir
 from facecheck.preprocess import centre_square, face_square, model_input
 
@@ -55,7 +56,7 @@ class Predictor:
         if not (model_dir / MODEL_FILE).exists():
             raise FileNotFoundError(f"no {MODEL_FILE} in {model_dir}")
         contract = Contract.load(model_dir)
-        model = keras.saving.load_model(model_dir / MODEL_FILE, compile=False)
+        model = keras.saving.load_model(model_dir / MODEL_FILE, compile=False, custom_objects=CUSTOM_OBJECTS)
         return cls(model, contract, batch_size=batch_size)
 
     # -- the classifier ---------------------------------------------------------------------
