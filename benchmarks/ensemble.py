@@ -7,6 +7,8 @@ Each REPORT_DIR is the output of `facecheck evaluate` for one run on the same se
 judged at p = 0.5 (every run shipped so far has threshold 0.5). Images any run could not judge
 (no face) are left out for all. Prints each run alone, then their average: a lead for
 distillation, not a shipped model (an average of N runs costs N times as much per face).
+Ensembles at an operating point chosen on val, as a shipped model would be: `benchmarks/sweep.py
+A+B` (from cached crops) and `python -m training.ensemble` (merged into one model folder).
 """
 
 from __future__ import annotations
