@@ -59,7 +59,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|")
     for report, p in zip(args.reports, probs, strict=True):
         print(row(report.name, y, src, p))
-    mean_logit = np.log(probs / (1 - probs)).mean(axis=0)
+    mean_logit = M.logit(probs).mean(axis=0)
     print(row(f"logit average of {len(runs)}", y, src, M.sigmoid(mean_logit)))
 
 

@@ -91,13 +91,9 @@ def ensemble(members: list[dict[str, np.ndarray]], sets, weights=None) -> tuple[
     """Average the members' calibrated logits (weighted, weights normalised); choose the operating
     point on the val split as training.calibrate does (no val real source above 5% accused).
     Returns (ps, threshold, unsure_from)."""
-    def logit(p):
-        p = np.clip(p, 1e-7, 1 - 1e-7)
-        return np.log(p / (1 - p))
-
     w = np.ones(len(members)) if weights is None else np.asarray(weights, float)
     w = w / w.sum()
-    ps = {name: M.sigmoid(sum(wi * logit(m[name]) for wi, m in zip(w, members, strict=True)))
+    ps = {name: M.sigmoid(sum(wi * M.logit(m[name]) for wi, m in zip(w, members, strict=True)))
           for name in sets}
     _, y, src = sets["val"]
     threshold, unsure_from, _ = M.choose_operating_point(y, ps["val"], src)

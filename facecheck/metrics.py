@@ -37,6 +37,12 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
+def logit(p):
+    """The inverse of sigmoid, with p clipped to [1e-7, 1 - 1e-7] so that 0 and 1 stay finite."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
 def nll(y, logits, temperature: float) -> float:
     z = np.asarray(logits, dtype=np.float64) / temperature
     y = np.asarray(y, dtype=np.float64)
