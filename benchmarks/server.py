@@ -27,9 +27,12 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from facecheck.contract import VERDICTS  # noqa: E402
 from server.serve import spawn  # noqa: E402
 
 FACES = sorted((ROOT / "tests" / "fixtures" / "faces").rglob("*.jpg"))
+# A request answered with any of these judged the picture; "error" (or no answer) is a failure.
+JUDGED = tuple(v for v in VERDICTS if v != "error")
 
 
 def start_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -82,7 +85,7 @@ def load_run(api: str, blobs: list[tuple[str, bytes]], clients: int, per_client:
             try:
                 r = session.post(api + "/predict", params={"filename": name}, data=b,
                                  headers={"Content-Type": "image/jpeg"}, timeout=300)
-                ok = r.status_code == 200 and r.json()["results"][0]["verdict"] in ("fake", "real", "no-face")
+                ok = r.status_code == 200 and r.json()["results"][0]["verdict"] in JUDGED
                 problem = None if ok else f"HTTP {r.status_code}: {r.text[:100]}"
             except requests.RequestException as e:
                 problem = f"{type(e).__name__}: {e}"
