@@ -2,7 +2,7 @@
 pool's test split and on the cross-check set, clean and degraded; plus a `facecheck scan` pass over
 the cross-check set that must agree with `evaluate`.
 
-    python benchmarks/accuracy.py --data ../shared/data [--reference runs/reference]   (make benchmark)
+    python benchmarks/accuracy.py --data ../shared/data [--reference runs/reference | --reuse-reference]
 
 Every image goes through the whole predictor (face detection, crop rule, classifier); accuracy,
 AUC and the per-class figures are over the images where a face was judged, and the last column
@@ -111,7 +111,8 @@ def main():
     raw = evaluate_raw_pictures(models["shipped"], data, out)
     ev = reports[("shipped", "crosscheck")]["conditions"]["clean"]["overall"]["accuracy_all"]
     agree = abs(ev - scan["accuracy"]) < 1e-9
-    lines = render(args.data, list(models), reports, raw, scan, agree)
+    command_args = args.data + (" --reuse-reference" if args.reuse_reference else "")
+    lines = render(command_args, list(models), reports, raw, scan, agree)
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.md").write_text("\n".join(lines) + "\n")
     summary = {f"{m}/{s}": {c: r["overall"] for c, r in rep["conditions"].items()}
