@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from facecheck.contract import verdict_is_right  # noqa: E402
 from facecheck.predictor import SHIPPED_MODEL_DIR  # noqa: E402
 from training.evaluate import main as evaluate  # noqa: E402
 
@@ -68,16 +69,15 @@ def scan_accuracy(model_dir: Path, manifest: Path, out: Path) -> dict:
 
 
 def score_scan_csv(path: Path, labels: dict[str, str]) -> tuple[int, int]:
-    """(right, total) over the scan CSV's labelled rows, counted as `evaluate` counts: a real photo
-    called `unsure` is right (not an accusation: p_fake is under the threshold), a fake called
-    `unsure` is wrong (not caught), a picture with no face judged is wrong."""
+    """(right, total) over the scan CSV's labelled rows, counted as `evaluate` and the floors count
+    (contract.verdict_is_right); a picture with no face judged is wrong."""
     right = total = 0
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             label = labels.get(str(Path(r["path"]).resolve()))
             if label:
                 total += 1
-                right += r["verdict"] == label or (label == "real" and r["verdict"] == "unsure")
+                right += verdict_is_right(label, r["verdict"])
     return right, total
 
 

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 
 from facecheck import metrics as M  # noqa: E402
+from facecheck.contract import verdict_is_right  # noqa: E402
 from facecheck.images import ImageError, load_image  # noqa: E402
 from training.evaluate import CONDITIONS, degrade  # noqa: E402
 
@@ -117,10 +118,7 @@ def _class_counts(rows) -> dict:
             continue
         out["judged"] += 1
         out["unsure"] += v == "unsure"
-        if r["label"] == "real":
-            out["right"] += v in ("real", "unsure")  # unsure is not an accusation
-        else:
-            out["right"] += v == "fake"  # unsure is not a catch
+        out["right"] += verdict_is_right(r["label"], v)
     out["unjudged"] = out["no_face"] + out["too_small"] + out["error"]
     out["acc"] = _div(out["right"], out["judged"])
     out["unsure_share"] = _div(out["unsure"], n)

@@ -34,6 +34,13 @@ P_FAKE_MEANING = (
 VERDICTS = ("fake", "unsure", "real", "no-face", "too-small", "error")
 
 
+def verdict_is_right(label: str, verdict: str) -> bool:
+    """How every report counts a verdict against the truth: a real photo called `unsure` is right
+    (not an accusation), a fake called `unsure` is wrong (not caught); no-face, too-small and error
+    are never right."""
+    return verdict == label or (label == "real" and verdict == "unsure")
+
+
 # The contract fields every result carries in its "model" summary.
 BRIEF_FIELDS = ("model_version", "architecture", "threshold", "unsure_from", "temperature", "input_size",
                 "crop_rule")
